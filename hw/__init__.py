@@ -1,0 +1,1 @@
+"""Amaranth components of the sdproc Stable Diffusion processor, one sub-package per block."""

@@ -1,0 +1,82 @@
+from amaranth import Module, Mux, Signal, signed, unsigned
+from amaranth.lib import wiring
+from amaranth.lib.wiring import In, Out
+
+__all__ = ["SignedMAC"]
+
+
+class SignedMAC(wiring.Component):
+    """A multiply-accumulate unit with run-time operand signedness and product shift.
+
+    This is the one datapath every PE array shares. The bit-slice array feeds it one
+    activation slice per cycle (``a_signed`` set only for the top slice, ``shift`` the slice's
+    weight ``k * i``); the bit-parallel baseline feeds it whole activations with ``shift = 0``.
+
+    ``acc <= (clear ? 0 : acc) + (a * b) << shift`` on each cycle with ``en`` set, where ``a``
+    is read as two's complement when ``a_signed`` is set and as unsigned otherwise.
+
+    Parameters
+    ----------
+    a_width : int
+        Width of the ``a`` operand (an activation or an activation slice).
+    b_width : int
+        Width of the signed ``b`` operand (a weight).
+    acc_width : int
+        Width of the signed accumulator. The caller sizes it so that it cannot overflow.
+    max_shift : int
+        Largest product shift.
+
+    Members
+    -------
+    a : ``In(a_width)``
+    a_signed : ``In(1)``
+    b : ``In(signed(b_width))``
+    shift : ``In(range(max_shift + 1))``
+    clear : ``In(1)``
+        Start a new sum with this product instead of adding to ``acc``.
+    en : ``In(1)``
+    acc : ``Out(signed(acc_width))``
+
+    Latency and throughput
+    ----------------------
+    ``latency`` (1) cycle from operands to ``acc``; one MAC per cycle.
+    """
+
+    latency = 1
+
+    def __init__(self, a_width, b_width, acc_width, max_shift=0):
+        if min(a_width, b_width) < 1 or acc_width < a_width + b_width or max_shift < 0:
+            raise ValueError(
+                f"SignedMAC needs a_width, b_width >= 1 (got {a_width}, {b_width}), "
+                f"acc_width >= a_width + b_width (got {acc_width}) and max_shift >= 0 "
+                f"(got {max_shift})")
+        self.a_width = a_width
+        self.b_width = b_width
+        self.acc_width = acc_width
+        self.max_shift = max_shift
+        super().__init__({
+            "a": In(unsigned(a_width)),
+            "a_signed": In(1),
+            "b": In(signed(b_width)),
+            "shift": In(range(max_shift + 1)),
+            "clear": In(1),
+            "en": In(1),
+            "acc": Out(signed(acc_width)),
+        })
+
+    def elaborate(self, platform):
+        m = Module()
+        # One extra bit lets a single signed multiplier serve both readings of ``a``.
+        a_ext = Signal(signed(self.a_width + 1))
+        sign = self.a[-1] & self.a_signed
+        m.d.comb += a_ext.eq(Mux(sign, self.a.as_signed(), self.a))
+        product = Signal(signed(self.a_width + 1 + self.b_width))
+        m.d.comb += product.eq(a_ext * self.b)
+        if self.max_shift:
+            addend = product << self.shift
+        else:
+            addend = product
+        base = Mux(self.clear, 0, self.acc)
+        with m.If(self.en):
+            m.d.sync += self.acc.eq(base + addend)
+        return m

@@ -1,0 +1,1 @@
+"""Software side of sdproc: config, golden models, flows, models and the CLI."""

@@ -1,0 +1,1 @@
+"""Flows from a config to artefacts: Verilog emission, simulation runners, synthesis."""
