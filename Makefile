@@ -21,6 +21,7 @@ help:
 	@echo "make synth      area and timing of every block -> build/reports/synth.{json,md}"
 	@echo "make sweep      design-space sweep -> build/reports/sweep.{csv,png}"
 	@echo "make reproduce  the paper's table next to the project's figures -> build/reports/reproduce.*"
+	@echo "make results    regenerate docs/results.md from the reports (synth, sweep, reproduce)"
 	@echo "make lint       Verilator lint of the generated Verilog"
 	@echo "make setup      create .venv and install the project (idempotent)"
 	@echo "make clean      remove build outputs"
@@ -54,6 +55,9 @@ sweep: $(STAMP)
 
 reproduce: $(STAMP)
 	$(BIN)/sdproc reproduce --preset paper
+
+results: $(STAMP)
+	$(BIN)/sdproc results
 
 lint: $(STAMP)
 	$(BIN)/sdproc lint --preset $(PRESET)

@@ -23,6 +23,7 @@ COMMANDS = {
     "bench": ("sw.bench", "benchmarks from RTL simulation -> build/bench/*.json"),
     "lint": ("sw.flows.lint", "Verilator lint of the generated Verilog"),
     "reproduce": ("sw.model.reproduce", "the paper's headline table next to the project's"),
+    "results": ("sw.flows.results", "regenerate docs/results.md from build/reports"),
 }
 
 
