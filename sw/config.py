@@ -161,13 +161,19 @@ class PSSAConfig:
 
 @dataclass(frozen=True)
 class TIPSConfig:
-    """Text-based important-pixel selector (paper.md, section TIPS)."""
+    """Text-based important-pixel selector (paper.md, section TIPS; docs/tips.md).
+
+    ``lanes`` probabilities arrive per beat; ``max_pixels`` bounds the query pixels of one tile
+    (the importance and bitmap buffers' depth). In ratio mode the run-time ratio is the
+    fraction ``ratio / 2^ratio_bits`` (``ratio_bits`` fractional bits, 0 to 1 inclusive).
+    """
 
     heads: int = 8
     tokens: int = 77
     prob_bits: int = 8
     max_pixels: int = 256
     lanes: int = 8
+    ratio_bits: int = 16
 
     def _check(self, c: _Checker):
         c.range(self, "heads", 1, 64)
@@ -175,11 +181,33 @@ class TIPSConfig:
         c.range(self, "prob_bits", 2, 16)
         c.range(self, "max_pixels", 1, 65536)
         c.range(self, "lanes", 1, 64)
+        c.range(self, "ratio_bits", 1, 24)
 
     @property
     def importance_bits(self) -> int:
         """Unsigned width of ``r_i``: heads * tokens values of at most ``2^prob_bits - 1``."""
         return ((2 ** self.prob_bits - 1) * self.heads * self.tokens).bit_length()
+
+    @property
+    def values_per_pixel(self) -> int:
+        """Probabilities of one query pixel: every head's every token."""
+        return self.heads * self.tokens
+
+    @property
+    def beats_per_pixel(self) -> int:
+        """Input beats per pixel; the last one is zero-padded when ``lanes`` does not divide
+        ``heads * tokens``."""
+        return -(-self.values_per_pixel // self.lanes)
+
+    @property
+    def bitmap_words(self) -> int:
+        """``lanes``-bit words of the precision-bitmap buffer."""
+        return -(-self.max_pixels // self.lanes)
+
+    @property
+    def ratio_one(self) -> int:
+        """The ratio code of rho = 1 (every pixel high precision)."""
+        return 1 << self.ratio_bits
 
 
 @dataclass(frozen=True)
