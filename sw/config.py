@@ -134,7 +134,12 @@ class DBSCConfig:
 
 @dataclass(frozen=True)
 class PSSAConfig:
-    """Patch-similarity sparsity augmentation unit (paper.md, section PSSA)."""
+    """Patch-similarity sparsity augmentation unit (paper.md, section PSSA).
+
+    Scores are ``score_bits`` wide (two's complement when ``signed_scores``), ``lanes`` per
+    stream beat; a tile has at most ``max_rows`` query rows of at most ``max_keys`` keys.
+    Consecutive groups of ``patch_h * patch_w`` rows form one patch (docs/formats/pssa.md).
+    """
 
     score_bits: int = 8
     signed_scores: bool = False
@@ -142,6 +147,7 @@ class PSSAConfig:
     patch_w: int = 4
     lanes: int = 8
     max_keys: int = 256
+    max_rows: int = 4096
 
     def _check(self, c: _Checker):
         c.range(self, "score_bits", 2, 16)
@@ -150,6 +156,7 @@ class PSSAConfig:
         c.range(self, "patch_w", 1, 64)
         lanes_ok = c.range(self, "lanes", 1, 64)
         keys_ok = c.range(self, "max_keys", 1, 65536)
+        c.range(self, "max_rows", 1, 65536)
         if lanes_ok and keys_ok:
             c.require(self.max_keys >= self.lanes,
                       f"pssa.max_keys={self.max_keys} must be at least pssa.lanes={self.lanes}")
@@ -157,6 +164,19 @@ class PSSAConfig:
     @property
     def patch_rows(self) -> int:
         return self.patch_h * self.patch_w
+
+    @property
+    def max_beats_per_row(self) -> int:
+        return -(-self.max_keys // self.lanes)
+
+    @property
+    def max_chunk_bits(self) -> int:
+        """Longest coded beat: flag bit, ``lanes`` XOR bits, ``lanes`` kept values."""
+        return 1 + self.lanes + self.lanes * self.score_bits
+
+    @property
+    def max_tile_bits(self) -> int:
+        return self.max_rows * self.max_beats_per_row * self.max_chunk_bits
 
 
 @dataclass(frozen=True)
