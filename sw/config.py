@@ -232,13 +232,21 @@ class TIPSConfig:
 
 @dataclass(frozen=True)
 class EMAConfig:
-    """External-memory-access controller, an AXI4 master (paper.md, section EMA controller)."""
+    """External-memory-access controller, an AXI4 master (paper.md, section EMA controller).
+
+    ``max_burst`` beats per INCR burst (further limited by the 4 KB boundary), ``outstanding``
+    bursts in flight per direction. A descriptor moves up to ``2^rows_bits - 1`` rows of up to
+    ``2^row_bytes_bits - 1`` bytes; the traffic counters are ``counter_bits`` wide and wrap.
+    """
 
     data_width: int = 64
     addr_width: int = 32
     id_width: int = 4
     max_burst: int = 16
     outstanding: int = 4
+    rows_bits: int = 16
+    row_bytes_bits: int = 16
+    counter_bits: int = 32
 
     def _check(self, c: _Checker):
         c.choice(self, "data_width", (32, 64, 128))
@@ -246,10 +254,26 @@ class EMAConfig:
         c.range(self, "id_width", 1, 8)
         c.range(self, "max_burst", 1, 256)
         c.range(self, "outstanding", 1, 16)
+        c.range(self, "rows_bits", 1, 32)
+        c.range(self, "row_bytes_bits", 1, 32)
+        c.range(self, "counter_bits", 8, 64)
 
     @property
     def data_bytes(self) -> int:
         return self.data_width // 8
+
+    @property
+    def beat_shift(self) -> int:
+        """log2 of the bytes per data beat (the AXI ``AxSIZE``)."""
+        return (self.data_width // 8).bit_length() - 1
+
+    @property
+    def max_rows(self) -> int:
+        return 2 ** self.rows_bits - 1
+
+    @property
+    def max_row_bytes(self) -> int:
+        return 2 ** self.row_bytes_bits - 1
 
 
 @dataclass(frozen=True)
