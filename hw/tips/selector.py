@@ -1,0 +1,327 @@
+from amaranth import Cat, Const, Module, Mux, Signal, unsigned
+from amaranth.lib import data, enum, stream, wiring
+from amaranth.lib.memory import Memory
+from amaranth.lib.wiring import In, Out
+
+from .lanesum import MaskedLaneSum
+
+__all__ = ["Mode", "TIPS", "command_layout", "status_layout", "bitmap_read_signature"]
+
+
+class Mode(enum.Enum, shape=1):
+    """Run-time selection mode of one tile."""
+
+    THRESHOLD = 0
+    RATIO = 1
+
+
+def command_layout(tips_cfg):
+    """One tile's command. ``pixels`` is wide enough to hold out-of-range values, which the
+    hardware refuses; ``tau`` is used in threshold mode, ``ratio`` (rho * 2^ratio_bits) in
+    ratio mode."""
+    return data.StructLayout({
+        "mode": Mode,
+        "pixels": unsigned(tips_cfg.max_pixels.bit_length()),
+        "tau": unsigned(tips_cfg.importance_bits),
+        "ratio": unsigned(tips_cfg.ratio_bits + 1),
+    })
+
+
+def status_layout(tips_cfg):
+    """One tile's completion: ``error`` for a refused command, else the counts of high- and
+    low-precision pixels."""
+    count = unsigned(tips_cfg.max_pixels.bit_length())
+    return data.StructLayout({"error": 1, "high": count, "low": count})
+
+
+def bitmap_read_signature(tips_cfg):
+    """Read port of the bitmap buffer: word address in, that word one cycle later."""
+    return wiring.Signature({
+        "addr": Out(range(tips_cfg.bitmap_words)),
+        "data": In(tips_cfg.lanes),
+    })
+
+
+class TIPS(wiring.Component):
+    """Text-based important-pixel selector: cross-attention -> per-pixel precision bitmap.
+
+    For each tile of ``pixels`` query pixels it computes the importance
+    ``r_i = sum over heads h and masked tokens t of A[h, i, t]`` exactly, stores it, and marks
+    pixel ``i`` high precision (bit = 1)
+
+    * in threshold mode when ``r_i >= tau``;
+    * in ratio mode when it is among the ``need = ceil(ratio * pixels / 2^ratio_bits)`` largest
+      importances, ties broken by lower pixel index. The cut value (the ``need``-th largest
+      importance) is found exactly by a bitwise search over the stored importances, one pass
+      per importance bit; the selection pass then takes every ``r_i > cut`` and the first
+      ``need - #{r_i > cut}`` pixels with ``r_i == cut``.
+
+    A tile: a ``cmd`` beat (the ``token_mask`` port is sampled with it), then
+    ``pixels * beats_per_pixel`` beats on ``probs``, then ``ceil(pixels / lanes)`` beats on
+    ``bitmap`` (also written to the bitmap buffer), then one ``status`` beat.
+
+    Input order on ``probs``: pixel-major; within a pixel head-major, then token; ``lanes``
+    values per beat, lane 0 first. Each pixel starts a new beat; when ``lanes`` does not divide
+    ``heads * tokens`` the pixel's last beat is padded (the padding lanes are ignored).
+
+    Bitmap packing (stream and buffer): word ``k`` holds pixels ``k * lanes + j`` at bit ``j``;
+    the last word's unused bits are 0. The buffer is written as the words are produced.
+
+    A command with ``pixels`` outside ``[1, max_pixels]``, or ``ratio > 2^ratio_bits`` in ratio
+    mode, is refused: the status beat has ``error`` set and zero counts, no ``probs`` beat is
+    consumed, no ``bitmap`` beat is produced, the buffer is untouched, and the next command
+    runs normally.
+
+    Parameters
+    ----------
+    config : :class:`sw.config.ProcessorConfig`
+        Uses the ``tips`` section: ``heads``, ``tokens``, ``prob_bits``, ``max_pixels``,
+        ``lanes``, ``ratio_bits``.
+
+    Members
+    -------
+    cmd : ``In(stream.Signature(command_layout))``
+        ``mode`` (:class:`Mode`), ``pixels``, ``tau``, ``ratio``.
+    token_mask : ``In(tokens)``
+        Bit ``t`` set: token ``t`` counts. Sampled when ``cmd`` is accepted.
+    probs : ``In(stream.Signature(data.ArrayLayout(unsigned(prob_bits), lanes)))``
+    bitmap : ``Out(stream.Signature(lanes))``
+        Packed precision bitmap. Tie ``ready`` high when only the buffer is used.
+    status : ``Out(stream.Signature(status_layout))``
+    bitmap_read : ``In(bitmap_read_signature)``
+        Buffer read port (``addr`` a word index, ``data`` valid the next cycle).
+    high_count, low_count : ``Out(unsigned(max_pixels.bit_length()))``
+        The last tile's counts (zero after a refused command); updated with ``status``.
+    error : ``Out(1)``
+        The last command was refused.
+    busy : ``Out(1)``
+        A command is in progress.
+
+    Latency and throughput
+    ----------------------
+    The accumulation pass accepts one ``probs`` beat (``lanes`` probabilities) per cycle,
+    sustained. :meth:`tile_cycles` gives the exact cycles from the ``cmd`` handshake to
+    ``status.valid`` when ``probs`` never idles and ``bitmap`` never stalls:
+    ``pixels * beats_per_pixel + 1`` (accumulation and its drain), plus
+    ``importance_bits * (pixels + 1)`` in ratio mode (cut search), plus ``pixels + 2``
+    (selection and bitmap flush). The search and selection passes read one importance per
+    cycle.
+    """
+
+    def __init__(self, config):
+        self.cfg = config.tips
+        cfg = self.cfg
+        self._lanes = cfg.lanes
+        super().__init__({
+            "cmd": In(stream.Signature(command_layout(cfg))),
+            "token_mask": In(cfg.tokens),
+            "probs": In(stream.Signature(data.ArrayLayout(unsigned(cfg.prob_bits), cfg.lanes))),
+            "bitmap": Out(stream.Signature(cfg.lanes)),
+            "status": Out(stream.Signature(status_layout(cfg))),
+            "bitmap_read": In(bitmap_read_signature(cfg)),
+            "high_count": Out(unsigned(cfg.max_pixels.bit_length())),
+            "low_count": Out(unsigned(cfg.max_pixels.bit_length())),
+            "error": Out(1),
+            "busy": Out(1),
+        })
+
+    def tile_cycles(self, mode, pixels):
+        """Cycles from the ``cmd`` handshake to ``status.valid`` for a valid command, with
+        ``probs`` always valid and ``bitmap`` always ready."""
+        cfg = self.cfg
+        cycles = pixels * cfg.beats_per_pixel + 1 + pixels + 2
+        if Mode(mode) == Mode.RATIO:
+            cycles += cfg.importance_bits * (pixels + 1)
+        return cycles
+
+    def elaborate(self, platform):
+        cfg = self.cfg
+        m = Module()
+        importance_shape = unsigned(cfg.importance_bits)
+        count_shape = unsigned(cfg.max_pixels.bit_length())
+
+        m.submodules.lane_sum = lane_sum = MaskedLaneSum(cfg.prob_bits, cfg.lanes)
+        m.submodules.importances = importances = Memory(
+            shape=importance_shape, depth=cfg.max_pixels, init=[])
+        m.submodules.bitmap_buffer = bitmap_buffer = Memory(
+            shape=cfg.lanes, depth=cfg.bitmap_words, init=[])
+        imp_write = importances.write_port()
+        imp_read = importances.read_port()
+        bm_write = bitmap_buffer.write_port()
+        bm_read = bitmap_buffer.read_port()
+        m.d.comb += [bm_read.addr.eq(self.bitmap_read.addr),
+                     self.bitmap_read.data.eq(bm_read.data)]
+
+        mode = Signal(Mode)
+        pixels = Signal(count_shape)
+        tau = Signal(importance_shape)
+        need = Signal(count_shape)
+        mask = Signal(cfg.tokens)
+
+        # Accumulation pass -------------------------------------------------------------------
+        beat = Signal(range(max(cfg.beats_per_pixel, 2)))
+        pixel = Signal(range(cfg.max_pixels + 1))
+        # The token mask seen by every lane position of a pixel's beats: the mask once per head,
+        # then zeros for the padding lanes of the last beat.
+        padding = cfg.beats_per_pixel * cfg.lanes - cfg.values_per_pixel
+        lane_masks = Cat(*([mask] * cfg.heads), Const(0, padding))
+        accepted = Signal()
+        m.d.comb += [
+            accepted.eq(self.probs.valid & self.probs.ready),
+            lane_sum.values.eq(self.probs.payload),
+            lane_sum.mask.eq(lane_masks.word_select(beat, cfg.lanes)),
+            lane_sum.en.eq(accepted),
+        ]
+        sum_valid = Signal()
+        sum_first = Signal()
+        sum_last = Signal()
+        sum_pixel = Signal(range(cfg.max_pixels))
+        m.d.sync += sum_valid.eq(accepted)
+        with m.If(accepted):
+            m.d.sync += [sum_first.eq(beat == 0),
+                         sum_last.eq(beat == cfg.beats_per_pixel - 1),
+                         sum_pixel.eq(pixel)]
+        partial = Signal(importance_shape)
+        running = Signal(importance_shape)
+        m.d.comb += running.eq(Mux(sum_first, 0, partial) + lane_sum.sum)
+        with m.If(sum_valid):
+            m.d.sync += partial.eq(running)
+        m.d.comb += [imp_write.addr.eq(sum_pixel), imp_write.data.eq(running),
+                     imp_write.en.eq(sum_valid & sum_last)]
+
+        # Shared read pipeline over the stored importances (search and selection passes) ------
+        next_read = Signal(range(cfg.max_pixels + 1))
+        read_valid = Signal()
+        read_last = Signal()
+        read_advance = Signal()
+        issue = Signal()
+        m.d.comb += [imp_read.addr.eq(next_read), imp_read.en.eq(read_advance),
+                     issue.eq(read_advance & (next_read < pixels))]
+        with m.If(read_advance):
+            m.d.sync += [read_valid.eq(issue), read_last.eq(issue & (next_read == pixels - 1))]
+            with m.If(issue):
+                m.d.sync += next_read.eq(next_read + 1)
+        value = imp_read.data
+
+        # Cut search: the largest ``prefix`` with #{r >= prefix} >= need, one bit per pass. ----
+        prefix = Signal(importance_shape)
+        probe = Signal(importance_shape)
+        candidate = prefix | probe
+        at_least = Signal(count_shape)
+        at_least_now = Signal(count_shape)
+        # #{r > cut}: the count of the last refused candidate, since every lower probe bit was
+        # then taken and that candidate is cut + 1.
+        above = Signal(count_shape)
+        m.d.comb += at_least_now.eq(at_least + (read_valid & (value >= candidate)))
+
+        # Selection pass ----------------------------------------------------------------------
+        # Pixels equal to the cut that still fit: need - #{r > cut}, never negative.
+        budget = Signal(count_shape)
+        m.d.comb += budget.eq(need - above)
+        taken = Signal(count_shape)
+        high = Signal(count_shape)
+        word = Signal(cfg.lanes)
+        lane = Signal(range(cfg.lanes))
+        word_addr = Signal(range(cfg.bitmap_words))
+        at_cut = Signal()
+        high_bit = Signal()
+        m.d.comb += at_cut.eq((value == prefix) & (taken < budget))
+        with m.If(mode == Mode.THRESHOLD):
+            m.d.comb += high_bit.eq(value >= tau)
+        with m.Else():
+            m.d.comb += high_bit.eq((value > prefix) | at_cut)
+        completed_word = Signal(cfg.lanes)
+        m.d.comb += completed_word.eq(word | (high_bit << lane))
+        emit = Signal()
+        m.d.comb += [bm_write.addr.eq(word_addr), bm_write.data.eq(completed_word),
+                     bm_write.en.eq(emit)]
+        with m.If(emit):
+            m.d.sync += [self.bitmap.payload.eq(completed_word), self.bitmap.valid.eq(1)]
+        with m.Elif(self.bitmap.ready):
+            m.d.sync += self.bitmap.valid.eq(0)
+
+        pixels_ok = (self.cmd.payload.pixels >= 1) & (self.cmd.payload.pixels <= cfg.max_pixels)
+        ratio_ok = ((self.cmd.payload.mode == Mode.THRESHOLD)
+                    | (self.cmd.payload.ratio <= cfg.ratio_one))
+        scaled = self.cmd.payload.ratio * self.cmd.payload.pixels + (cfg.ratio_one - 1)
+
+        m.d.comb += [self.status.payload.error.eq(self.error),
+                     self.status.payload.high.eq(self.high_count),
+                     self.status.payload.low.eq(self.low_count)]
+
+        with m.FSM(name="phase"):
+            with m.State("IDLE"):
+                m.d.comb += self.cmd.ready.eq(1)
+                with m.If(self.cmd.valid):
+                    m.d.sync += [mode.eq(self.cmd.payload.mode), tau.eq(self.cmd.payload.tau),
+                                 need.eq(scaled >> cfg.ratio_bits), mask.eq(self.token_mask),
+                                 beat.eq(0), pixel.eq(0), next_read.eq(0), read_valid.eq(0),
+                                 prefix.eq(0), probe.eq(1 << (cfg.importance_bits - 1)),
+                                 at_least.eq(0), above.eq(0), taken.eq(0), high.eq(0),
+                                 word.eq(0), lane.eq(0), word_addr.eq(0)]
+                    with m.If(pixels_ok & ratio_ok):
+                        m.d.sync += pixels.eq(self.cmd.payload.pixels)
+                        m.next = "ACCUMULATE"
+                    with m.Else():
+                        m.d.sync += [self.error.eq(1), self.high_count.eq(0),
+                                     self.low_count.eq(0)]
+                        m.next = "REPORT"
+
+            with m.State("ACCUMULATE"):
+                m.d.comb += [self.busy.eq(1), self.probs.ready.eq(1)]
+                with m.If(accepted):
+                    with m.If(beat == cfg.beats_per_pixel - 1):
+                        m.d.sync += [beat.eq(0), pixel.eq(pixel + 1)]
+                        with m.If(pixel == pixels - 1):
+                            m.next = "DRAIN"
+                    with m.Else():
+                        m.d.sync += beat.eq(beat + 1)
+
+            with m.State("DRAIN"):
+                # The last pixel's importance is written at the end of this cycle.
+                m.d.comb += self.busy.eq(1)
+                with m.If(mode == Mode.RATIO):
+                    m.next = "SEARCH"
+                with m.Else():
+                    m.next = "SELECT"
+
+            with m.State("SEARCH"):
+                m.d.comb += [self.busy.eq(1), read_advance.eq(1)]
+                with m.If(read_last):
+                    m.d.sync += [at_least.eq(0), next_read.eq(0), probe.eq(probe >> 1)]
+                    with m.If(at_least_now >= need):
+                        m.d.sync += prefix.eq(candidate)
+                    with m.Else():
+                        m.d.sync += above.eq(at_least_now)
+                    with m.If(probe == 1):
+                        m.next = "SELECT"
+                with m.Else():
+                    m.d.sync += at_least.eq(at_least_now)
+
+            with m.State("SELECT"):
+                m.d.comb += [self.busy.eq(1),
+                             read_advance.eq(~self.bitmap.valid | self.bitmap.ready)]
+                with m.If(read_advance & read_valid):
+                    m.d.sync += high.eq(high + high_bit)
+                    with m.If((mode == Mode.RATIO) & at_cut):
+                        m.d.sync += taken.eq(taken + 1)
+                    with m.If((lane == cfg.lanes - 1) | read_last):
+                        m.d.comb += emit.eq(1)
+                        m.d.sync += [word.eq(0), lane.eq(0), word_addr.eq(word_addr + 1)]
+                    with m.Else():
+                        m.d.sync += [word.eq(completed_word), lane.eq(lane + 1)]
+                    with m.If(read_last):
+                        m.next = "FLUSH"
+
+            with m.State("FLUSH"):
+                m.d.comb += self.busy.eq(1)
+                with m.If(~self.bitmap.valid | self.bitmap.ready):
+                    m.d.sync += [self.error.eq(0), self.high_count.eq(high),
+                                 self.low_count.eq(pixels - high)]
+                    m.next = "REPORT"
+
+            with m.State("REPORT"):
+                m.d.comb += [self.busy.eq(1), self.status.valid.eq(1)]
+                with m.If(self.status.ready):
+                    m.next = "IDLE"
+        return m
