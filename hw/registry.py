@@ -19,7 +19,7 @@ def blocks():
     for package in PACKAGES:
         if importlib.util.find_spec(package) is None:
             continue
-        found.update(importlib.import_module(package).BLOCKS)
+        found.update(getattr(importlib.import_module(package), "BLOCKS", {}))
     return found
 
 

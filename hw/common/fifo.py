@@ -31,14 +31,16 @@ class StreamFIFO(wiring.Component):
 
     Latency and throughput
     ----------------------
-    ``latency`` (1) cycles from an accepted write to ``o.valid``; one transfer per cycle on
-    each side, sustained.
+    ``latency`` (2) cycles from an accepted write to ``o.valid`` (through the storage, then
+    the output register); one transfer per cycle on each side, sustained.
     """
 
-    latency = 1
+    latency = 2
 
     def __init__(self, shape, depth):
         if depth < 2:
+            # A rejected component is never elaborated; do not warn that it was unused.
+            self._MustUse__silence = True
             raise ValueError(f"StreamFIFO depth={depth} must be at least 2")
         self._shape = shape
         self._depth = depth

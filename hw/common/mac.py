@@ -46,6 +46,8 @@ class SignedMAC(wiring.Component):
 
     def __init__(self, a_width, b_width, acc_width, max_shift=0):
         if min(a_width, b_width) < 1 or acc_width < a_width + b_width or max_shift < 0:
+            # A rejected component is never elaborated; do not warn that it was unused.
+            self._MustUse__silence = True
             raise ValueError(
                 f"SignedMAC needs a_width, b_width >= 1 (got {a_width}, {b_width}), "
                 f"acc_width >= a_width + b_width (got {acc_width}) and max_shift >= 0 "

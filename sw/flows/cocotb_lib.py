@@ -33,7 +33,11 @@ def rng() -> random.Random:
 
 
 async def start(dut, reset_cycles: int = 3, period_ns: int = 10):
-    """Start ``dut.clk`` and hold ``dut.rst`` for ``reset_cycles``."""
+    """Start ``dut.clk`` and hold ``dut.rst`` for ``reset_cycles``.
+
+    Create the stream drivers (or set every input) before calling this: Icarus leaves an input
+    that was never written at Z, and a register that samples it at the end of reset keeps X/Z.
+    """
     Clock(dut.clk, period_ns, unit="ns").start()
     dut.rst.value = 1
     for _ in range(reset_cycles):
@@ -60,8 +64,12 @@ class StreamSource:
         self.valid = getattr(dut, f"{prefix}__valid")
         self.payload = getattr(dut, f"{prefix}__payload")
         self.ready = getattr(dut, f"{prefix}__ready", None)
-        self._pauses = pause_generator(r or rng(), pause)
+        self._rng = r or rng()
+        self.set_pause(pause)
         self.valid.value = 0
+
+    def set_pause(self, probability: float):
+        self._pauses = pause_generator(self._rng, probability)
 
     async def send(self, payloads):
         for payload in payloads:
@@ -86,10 +94,14 @@ class StreamSink:
         self.valid = getattr(dut, f"{prefix}__valid")
         self.payload = getattr(dut, f"{prefix}__payload")
         self.ready = getattr(dut, f"{prefix}__ready", None)
-        self._pauses = pause_generator(r or rng(), pause)
+        self._rng = r or rng()
+        self.set_pause(pause)
         self.items = []
         if self.ready is not None:
             self.ready.value = 0
+
+    def set_pause(self, probability: float):
+        self._pauses = pause_generator(self._rng, probability)
 
     async def run(self):
         while True:
