@@ -1,0 +1,167 @@
+"""The per-beat coder and parser: one beat of scores <-> one variable-length chunk of bits."""
+
+from amaranth import Cat, Module, Mux, Signal, unsigned
+from amaranth.lib import wiring
+from amaranth.lib.wiring import In, Out
+
+from .layouts import PSSALayouts
+
+__all__ = ["ChunkCoder", "ChunkParser"]
+
+
+def _prefix_counts(m, mask, lanes, name):
+    """``counts[i]`` = number of set bits of ``mask`` below lane ``i``; ``counts[lanes]`` total."""
+    counts = [Signal(range(lanes + 1), name=f"{name}_{i}") for i in range(lanes + 1)]
+    m.d.comb += counts[0].eq(0)
+    for i in range(lanes):
+        m.d.comb += counts[i + 1].eq(counts[i] + mask[i])
+    return counts
+
+
+def _lane_mask(m, valid_lanes, lanes):
+    valid = Signal(lanes)
+    m.d.comb += valid.eq(Cat(valid_lanes > i for i in range(lanes)))
+    return valid
+
+
+class ChunkCoder(wiring.Component):
+    """Prunes one beat and codes it as one chunk of the PSSA stream (combinational).
+
+    The chunk is: flag bit (XOR bitmap non-zero), the ``lanes``-bit XOR bitmap if the flag is
+    set, then the kept scores in lane order, ``score_bits`` each, least-significant bit first.
+
+    Parameters
+    ----------
+    config : ProcessorConfig
+
+    Members
+    -------
+    scores : ``In(beat)``
+    valid_lanes : ``In(range(lanes + 1))``
+        Lanes at and above this are padding: never kept.
+    threshold : ``In(score)``
+        Keep ``s >= threshold``.
+    reference : ``In(lanes)``
+        The reference row's bitmap for this beat (zero for a patch's first row).
+    mask : ``Out(lanes)``
+        Kept bitmap.
+    chunk : ``Out(max_chunk_bits)``
+        The chunk, zero above ``length``.
+    length : ``Out(range(max_chunk_bits + 1))``
+    kept : ``Out(range(lanes + 1))``
+
+    Latency and throughput
+    ----------------------
+    Combinational (``latency`` 0); one beat per cycle.
+    """
+
+    latency = 0
+
+    def __init__(self, config):
+        p = config.pssa
+        self.lanes = p.lanes
+        self.score_bits = p.score_bits
+        self.max_chunk_bits = p.max_chunk_bits
+        layouts = PSSALayouts(config)
+        super().__init__({
+            "scores": In(layouts.beat),
+            "valid_lanes": In(range(p.lanes + 1)),
+            "threshold": In(layouts.score),
+            "reference": In(p.lanes),
+            "mask": Out(p.lanes),
+            "chunk": Out(p.max_chunk_bits),
+            "length": Out(range(p.max_chunk_bits + 1)),
+            "kept": Out(range(p.lanes + 1)),
+        })
+
+    def elaborate(self, platform):
+        m = Module()
+        lanes, bits = self.lanes, self.score_bits
+        valid = _lane_mask(m, self.valid_lanes, lanes)
+        m.d.comb += self.mask.eq(
+            Cat(self.scores[i] >= self.threshold for i in range(lanes)) & valid)
+        counts = _prefix_counts(m, self.mask, lanes, "slot")
+        # Slot k of the packed values holds the lane with k kept lanes below it.
+        slots = []
+        for k in range(lanes):
+            slot = Signal(bits, name=f"packed_{k}")
+            m.d.comb += slot.eq(0)
+            for i in range(k, lanes):
+                with m.If(self.mask[i] & (counts[i] == k)):
+                    m.d.comb += slot.eq(self.scores[i].as_unsigned())
+            slots.append(slot)
+        packed = Cat(*slots)
+        xor = Signal(lanes)
+        m.d.comb += xor.eq(self.mask ^ self.reference)
+        flag = xor.any()
+        m.d.comb += [
+            self.chunk.eq(Mux(flag, Cat(1, xor, packed), Cat(0, packed))),
+            self.kept.eq(counts[lanes]),
+            self.length.eq(Mux(flag, 1 + lanes, 1) + counts[lanes] * bits),
+        ]
+        return m
+
+
+class ChunkParser(wiring.Component):
+    """Parses the chunk at the head of the bit buffer into one beat of pruned scores
+    (combinational): the exact inverse of :class:`ChunkCoder`.
+
+    Parameters
+    ----------
+    config : ProcessorConfig
+
+    Members
+    -------
+    bits : ``In(max_chunk_bits)``
+        The next bits of the stream (zero past the bits received).
+    valid_lanes : ``In(range(lanes + 1))``
+    reference : ``In(lanes)``
+    scores : ``Out(beat)``
+        Kept scores in their lanes, zero elsewhere.
+    mask : ``Out(lanes)``
+    length : ``Out(range(max_chunk_bits + 1))``
+        Bits this chunk occupies; only meaningful once at least that many bits are present
+        (with fewer, it is larger than the bits present).
+    bad_lane : ``Out(1)``
+        The XOR bitmap marks a padding lane.
+
+    Latency and throughput
+    ----------------------
+    Combinational (``latency`` 0); one beat per cycle.
+    """
+
+    latency = 0
+
+    def __init__(self, config):
+        p = config.pssa
+        self.lanes = p.lanes
+        self.score_bits = p.score_bits
+        self.max_chunk_bits = p.max_chunk_bits
+        layouts = PSSALayouts(config)
+        super().__init__({
+            "bits": In(p.max_chunk_bits),
+            "valid_lanes": In(range(p.lanes + 1)),
+            "reference": In(p.lanes),
+            "scores": Out(layouts.beat),
+            "mask": Out(p.lanes),
+            "length": Out(range(p.max_chunk_bits + 1)),
+            "bad_lane": Out(1),
+        })
+
+    def elaborate(self, platform):
+        m = Module()
+        lanes, bits = self.lanes, self.score_bits
+        flag = self.bits[0]
+        xor = Signal(lanes)
+        m.d.comb += xor.eq(Mux(flag, self.bits[1:1 + lanes], 0))
+        m.d.comb += self.mask.eq(self.reference ^ xor)
+        valid = _lane_mask(m, self.valid_lanes, lanes)
+        m.d.comb += self.bad_lane.eq((xor & ~valid).any())
+        packed = Signal(unsigned(lanes * bits))
+        m.d.comb += packed.eq(Mux(flag, self.bits[1 + lanes:], self.bits[1:]))
+        counts = _prefix_counts(m, self.mask, lanes, "slot")
+        for i in range(lanes):
+            m.d.comb += self.scores[i].eq(
+                Mux(self.mask[i], packed.word_select(counts[i], bits), 0))
+        m.d.comb += self.length.eq(Mux(flag, 1 + lanes, 1) + counts[lanes] * bits)
+        return m

@@ -1,0 +1,193 @@
+from amaranth import Module, Mux, Signal
+from amaranth.lib import stream, wiring
+from amaranth.lib.memory import Memory
+from amaranth.lib.wiring import In, Out
+
+from .chunk import ChunkCoder
+from .layouts import ErrorCode, Policy, PSSALayouts
+
+__all__ = ["PSSAEncoder"]
+
+
+class PSSAEncoder(wiring.Component):
+    """Prunes, patch-XORs and codes one tile of attention scores into bus words.
+
+    A tile is ``n_rows`` score rows of ``n_keys`` keys, rows in visit order (consecutive runs of
+    ``patch_rows`` rows are patches; software or the EMA's 2-D descriptors supply that order,
+    see ``docs/formats/pssa.md``). Each row arrives as ``ceil(n_keys / lanes)`` beats, the last
+    one padded. The word stream and metadata are specified in ``docs/formats/pssa.md`` and
+    match :func:`sw.golden.pssa.encode` bit for bit.
+
+    Parameters
+    ----------
+    config : ProcessorConfig
+        Uses ``pssa.*`` and ``ema.data_width``.
+
+    Members
+    -------
+    cmd : ``In(stream.Signature(encoder_command))``
+        One command per tile: ``n_rows``, ``n_keys``, ``threshold``, ``policy``.
+    scores : ``In(stream.Signature(beat))``
+        ``lanes`` scores per beat.
+    out : ``Out(stream.Signature(data_width))``
+        Coded words; the tile's last word is zero-padded.
+    meta : ``Out(stream.Signature(metadata))``
+        One beat per tile, after its last word: ``words``, ``bits``, ``kept``.
+    busy : ``Out(1)``
+        A tile is in progress (from command to metadata).
+    done : ``Out(1)``
+        One-cycle pulse as the metadata is taken.
+    error : ``Out(1)``
+        The last tile's command was rejected (it then produces no words, zero metadata and
+        consumes no scores). Holds until the next command.
+    error_code : ``Out(ErrorCode)``
+
+    Latency and throughput
+    ----------------------
+    ``latency`` (1): a beat taken at cycle ``t`` is in the output buffer at ``t + 1``, so a
+    word completed by it is valid then. One beat (``lanes`` scores) per cycle whenever the
+    coded beats average at most ``data_width`` bits and ``out`` is ready; otherwise the output
+    bus is the limit (``data_width`` coded bits per cycle).
+    """
+
+    latency = 1
+
+    def __init__(self, config):
+        p = config.pssa
+        self.lanes = p.lanes
+        self.score_bits = p.score_bits
+        self.patch_rows = p.patch_rows
+        self.max_rows = p.max_rows
+        self.max_keys = p.max_keys
+        self.data_width = config.ema.data_width
+        self._config = config
+        self.layouts = layouts = PSSALayouts(config)
+        super().__init__({
+            "cmd": In(stream.Signature(layouts.encoder_command)),
+            "scores": In(stream.Signature(layouts.beat)),
+            "out": Out(stream.Signature(self.data_width)),
+            "meta": Out(stream.Signature(layouts.metadata)),
+            "busy": Out(1),
+            "done": Out(1),
+            "error": Out(1),
+            "error_code": Out(ErrorCode),
+        })
+
+    @property
+    def scores_per_cycle(self):
+        """Sustained scores per cycle on compressible data without backpressure."""
+        return self.lanes
+
+    def elaborate(self, platform):
+        m = Module()
+        lanes, width = self.lanes, self.data_width
+        p = self._config.pssa
+        capacity = width + p.max_chunk_bits
+
+        m.submodules.coder = coder = ChunkCoder(self._config)
+        m.submodules.reference = reference = Memory(
+            shape=lanes, depth=p.max_beats_per_row, init=[])
+        ref_read = reference.read_port(domain="comb")
+        ref_write = reference.write_port()
+
+        command = Signal(self.layouts.encoder_command)
+        rows_left = Signal.like(command.n_rows)
+        keys_left = Signal.like(command.n_keys)
+        beat = Signal(range(p.max_beats_per_row))
+        patch_pos = Signal(range(self.patch_rows))
+        words = Signal.like(self.meta.payload.words)
+        bits = Signal.like(self.meta.payload.bits)
+        kept = Signal.like(self.meta.payload.kept)
+        buffer = Signal(capacity)
+        fill = Signal(range(capacity + 1))
+        flushing = Signal()
+        running = Signal()
+
+        m.d.comb += [
+            coder.scores.eq(self.scores.payload),
+            coder.valid_lanes.eq(Mux(keys_left >= lanes, lanes, keys_left)),
+            coder.threshold.eq(command.threshold),
+            ref_read.addr.eq(beat),
+            coder.reference.eq(Mux(patch_pos == 0, 0, ref_read.data)),
+        ]
+
+        # Bit packer: words leave from the bottom of the buffer, chunks enter above ``fill``.
+        m.d.comb += [
+            self.out.valid.eq((fill >= width) | (flushing & (fill != 0))),
+            self.out.payload.eq(buffer[:width]),
+        ]
+        pop = self.out.valid & self.out.ready
+        fill_after_pop = Signal.like(fill)
+        buffer_after_pop = Signal.like(buffer)
+        m.d.comb += [
+            fill_after_pop.eq(Mux(pop, Mux(fill >= width, fill - width, 0), fill)),
+            buffer_after_pop.eq(Mux(pop, buffer >> width, buffer)),
+        ]
+        # Taking a beat only while less than a word is pending bounds the buffer by one word
+        # plus one chunk, and still lets one word out and one beat in every cycle.
+        m.d.comb += self.scores.ready.eq(running & (fill_after_pop < width))
+        take = self.scores.valid & self.scores.ready
+        with m.If(take):
+            m.d.sync += [
+                buffer.eq(buffer_after_pop | (coder.chunk << fill_after_pop)),
+                fill.eq(fill_after_pop + coder.length),
+                bits.eq(bits + coder.length),
+                kept.eq(kept + coder.kept),
+            ]
+        with m.Else():
+            m.d.sync += [buffer.eq(buffer_after_pop), fill.eq(fill_after_pop)]
+        with m.If(pop):
+            m.d.sync += words.eq(words + 1)
+
+        m.d.comb += [
+            ref_write.addr.eq(beat),
+            ref_write.data.eq(coder.mask),
+            ref_write.en.eq(take & ((command.policy == Policy.CHAIN) | (patch_pos == 0))),
+        ]
+        with m.If(take):
+            with m.If(keys_left > lanes):
+                m.d.sync += [keys_left.eq(keys_left - lanes), beat.eq(beat + 1)]
+            with m.Else():
+                m.d.sync += [keys_left.eq(command.n_keys), beat.eq(0),
+                             rows_left.eq(rows_left - 1),
+                             patch_pos.eq(Mux(patch_pos == self.patch_rows - 1, 0,
+                                              patch_pos + 1))]
+
+        m.d.comb += [
+            self.meta.payload.words.eq(words),
+            self.meta.payload.bits.eq(bits),
+            self.meta.payload.kept.eq(kept),
+            self.error.eq(self.error_code != ErrorCode.NONE),
+        ]
+        m.d.sync += self.done.eq(0)
+
+        with m.FSM(name="state"):
+            with m.State("IDLE"):
+                m.d.comb += self.cmd.ready.eq(1)
+                with m.If(self.cmd.valid):
+                    c = self.cmd.payload
+                    bad = ((c.n_rows == 0) | (c.n_rows > self.max_rows) | (c.n_keys == 0) |
+                           (c.n_keys > self.max_keys))
+                    m.d.sync += [command.eq(c), rows_left.eq(c.n_rows), keys_left.eq(c.n_keys),
+                                 beat.eq(0), patch_pos.eq(0), words.eq(0), bits.eq(0),
+                                 kept.eq(0)]
+                    with m.If(bad):
+                        m.d.sync += self.error_code.eq(ErrorCode.COMMAND)
+                        m.next = "META"
+                    with m.Else():
+                        m.d.sync += self.error_code.eq(ErrorCode.NONE)
+                        m.next = "RUN"
+            with m.State("RUN"):
+                m.d.comb += [running.eq(1), self.busy.eq(1)]
+                with m.If(take & (keys_left <= lanes) & (rows_left == 1)):
+                    m.next = "FLUSH"
+            with m.State("FLUSH"):
+                m.d.comb += [flushing.eq(1), self.busy.eq(1)]
+                with m.If((fill == 0) | (pop & (fill <= width))):
+                    m.next = "META"
+            with m.State("META"):
+                m.d.comb += [self.meta.valid.eq(1), self.busy.eq(1)]
+                with m.If(self.meta.ready):
+                    m.d.sync += self.done.eq(1)
+                    m.next = "IDLE"
+        return m

@@ -1,0 +1,173 @@
+"""Amaranth-simulator tests of the PSSA sub-units (chunk coder/parser) and a short
+encoder -> decoder tile, against the golden codec."""
+
+import random
+
+import numpy as np
+import pytest
+from amaranth.sim import Simulator
+
+from hw.pssa import ChunkCoder, ChunkParser, ErrorCode, PSSADecoder, PSSAEncoder, Policy
+from sw.config import ProcessorConfig
+from sw.flows.amsim import run_simulation, stream_put, stream_recv, stream_send
+from sw.golden import pssa as golden
+from tests.pssa.tiles import CONFIGS, config, random_tile, score_range, structured_tile
+
+
+def _beats(cfg, count, rng):
+    """Random beats plus all-minimum and all-maximum ones."""
+    lo, hi = score_range(cfg)
+    lanes = cfg.pssa.lanes
+    beats = [[lo] * lanes, [hi] * lanes]
+    beats += [list(rng.integers(lo, hi + 1, lanes)) for _ in range(count)]
+    return beats
+
+
+def _run_combinational(dut, bench):
+    sim = Simulator(dut)
+    sim.add_testbench(bench)
+    sim.run()
+
+
+@pytest.mark.parametrize("config_name", CONFIGS)
+def test_chunk_coder_matches_golden(config_name):
+    cfg = config(config_name)
+    p = cfg.pssa
+    dut = ChunkCoder(cfg)
+    rng = np.random.default_rng(7)
+    lo, hi = score_range(cfg)
+    cases = []
+    for beat in _beats(cfg, 300, rng):
+        threshold = int(rng.choice([lo, hi, int(rng.integers(lo, hi + 1))]))
+        cases.append((beat, int(rng.integers(0, p.lanes + 1)), threshold,
+                      int(rng.integers(0, 1 << p.lanes))))
+
+    async def bench(ctx):
+        for beat, valid, threshold, reference in cases:
+            ctx.set(dut.scores, dut.scores.shape().const(beat))
+            ctx.set(dut.valid_lanes, valid)
+            ctx.set(dut.threshold, threshold)
+            ctx.set(dut.reference, reference)
+            chunk, length, mask = golden.code_beat(beat, valid, threshold, reference,
+                                                   p.score_bits)
+            assert (ctx.get(dut.chunk), ctx.get(dut.length), ctx.get(dut.mask)) == \
+                (chunk, length, mask), (beat, valid, threshold, reference)
+            assert ctx.get(dut.kept) == bin(mask).count("1")
+
+    _run_combinational(dut, bench)
+
+
+@pytest.mark.parametrize("config_name", CONFIGS)
+def test_chunk_parser_matches_golden(config_name):
+    cfg = config(config_name)
+    p = cfg.pssa
+    dut = ChunkParser(cfg)
+    rng = np.random.default_rng(8)
+    r = random.Random(8)
+    cases = [(r.getrandbits(p.max_chunk_bits), r.randrange(p.lanes + 1),
+              r.getrandbits(p.lanes)) for _ in range(400)]
+    cases += [((1 << p.max_chunk_bits) - 1, p.lanes, 0), (0, p.lanes, (1 << p.lanes) - 1)]
+    # Well-formed chunks too, so that bad_lane is mostly clear.
+    for beat in _beats(cfg, 100, rng):
+        valid = r.randrange(p.lanes + 1)
+        reference = r.getrandbits(p.lanes) & ((1 << valid) - 1)
+        chunk, _, _ = golden.code_beat(beat, valid, r.choice(beat), reference, p.score_bits)
+        cases.append((chunk, valid, reference))
+
+    async def bench(ctx):
+        for bits, valid, reference in cases:
+            ctx.set(dut.bits, bits)
+            ctx.set(dut.valid_lanes, valid)
+            ctx.set(dut.reference, reference)
+            scores, mask, length, bad = golden.parse_beat(bits, valid, reference, p.lanes,
+                                                          p.score_bits, p.signed_scores)
+            got = [int(v) for v in ctx.get(dut.scores)]
+            assert (got, ctx.get(dut.mask), ctx.get(dut.length), ctx.get(dut.bad_lane)) == \
+                (scores, mask, length, int(bad)), (hex(bits), valid, reference)
+
+    _run_combinational(dut, bench)
+
+
+def _loop(cfg, tiles, gap):
+    """Encode each tile, check words and metadata against the golden codec, decode the
+    golden words and check the pruned scores."""
+    encoder, decoder = PSSAEncoder(cfg), PSSADecoder(cfg)
+    lanes = cfg.pssa.lanes
+    enc_layouts, dec_layouts = encoder.layouts, decoder.layouts
+    expected = [golden.encode(s, t, pol, cfg) for s, t, pol in tiles]
+
+    def beats_of(scores):
+        rows, keys = scores.shape
+        padded = np.zeros((rows, -(-keys // lanes) * lanes), dtype=np.int64)
+        padded[:, :keys] = scores
+        return [enc_layouts.beat.const(list(b)) for b in padded.reshape(-1, lanes)]
+
+    async def encode_bench(ctx):
+        r = random.Random(1)
+        for (scores, threshold, policy), want in zip(tiles, expected):
+            await stream_put(ctx, encoder.cmd, enc_layouts.encoder_command.const({
+                "n_rows": scores.shape[0], "n_keys": scores.shape[1],
+                "threshold": threshold, "policy": Policy(policy)}))
+            await stream_send(ctx, encoder.scores, beats_of(scores), r, gap)
+
+    async def encode_check(ctx):
+        r = random.Random(2)
+        for want in expected:
+            words = await stream_recv(ctx, encoder.out, len(want.words), r, gap)
+            assert [int(w) for w in words] == list(want.words)
+            meta, = await stream_recv(ctx, encoder.meta, 1, r, gap)
+            assert (meta.words, meta.bits, meta.kept) == (len(want.words), want.bits, want.kept)
+            assert not ctx.get(encoder.error)
+
+    async def decode_bench(ctx):
+        r = random.Random(3)
+        for (scores, _, policy), want in zip(tiles, expected):
+            await stream_put(ctx, decoder.cmd, dec_layouts.decoder_command.const({
+                "n_rows": scores.shape[0], "n_keys": scores.shape[1],
+                "policy": Policy(policy), "words": len(want.words)}))
+            await stream_send(ctx, decoder.inp, want.words, r, gap)
+
+    async def decode_check(ctx):
+        r = random.Random(4)
+        for scores, threshold, _ in tiles:
+            rows, keys = scores.shape
+            beats = await stream_recv(ctx, decoder.scores, rows * -(-keys // lanes), r, gap)
+            got = np.array([[int(v) for v in b] for b in beats]).reshape(rows, -1)[:, :keys]
+            assert (got == golden.prune(scores, threshold)).all()
+            await ctx.tick().until(decoder.done)
+            assert ctx.get(decoder.error_code) == ErrorCode.NONE
+
+    run_simulation(encoder, encode_bench, encode_check, deadline_cycles=20_000)
+    run_simulation(decoder, decode_bench, decode_check, deadline_cycles=20_000)
+
+
+@pytest.mark.parametrize("config_name", CONFIGS)
+def test_encoder_decoder_tiles(config_name):
+    cfg = config(config_name)
+    rng = np.random.default_rng(3)
+    lo, hi = score_range(cfg)
+    lanes = cfg.pssa.lanes
+    tiles = [
+        (structured_tile(cfg, 24, 3 * lanes + 1), lo + 2, golden.CHAIN),
+        (random_tile(cfg, 7, lanes - 1 if lanes > 1 else 1, rng), (lo + hi) // 2,
+         golden.ANCHOR),
+        (random_tile(cfg, 3, 2 * lanes, rng), hi, golden.CHAIN),
+    ]
+    _loop(cfg, tiles, gap=0.3)
+
+
+@pytest.mark.parametrize("field,value,message", [
+    ("pssa.max_rows", 0, "pssa.max_rows=0 must be an integer in [1, 65536]"),
+    ("pssa.lanes", 65, "pssa.lanes=65 must be an integer in [1, 64]"),
+    ("pssa.signed_scores", 1, "pssa.signed_scores=1 must be true or false"),
+])
+def test_config_rejects_bad_fields(field, value, message):
+    with pytest.raises(ValueError, match=message.replace("[", r"\[").replace("]", r"\]")):
+        ProcessorConfig().replace(**{field: value})
+
+
+def test_config_names_every_bad_field():
+    with pytest.raises(ValueError) as info:
+        ProcessorConfig().replace(**{"pssa.max_keys": 4, "pssa.lanes": 8, "pssa.max_rows": -1})
+    assert "pssa.max_keys=4 must be at least pssa.lanes=8" in str(info.value)
+    assert "pssa.max_rows=-1" in str(info.value)
