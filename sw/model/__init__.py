@@ -1,0 +1,1 @@
+"""Workload, performance, EMA and energy model of the processor; ``sdproc reproduce``."""

@@ -1,0 +1,235 @@
+"""The whole model for one :class:`~sw.config.ProcessorConfig`: inputs from their best
+available source, then per-layer cycles, traffic and energy, then the paper's metrics."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from sw.config import ProcessorConfig
+
+from . import ema, energy, measure, perf
+from .sources import Figure, Sources
+from .unet import Layer, UNetSpec, totals, unet_layers
+
+__all__ = ["ASSUMPTIONS", "PAPER", "ModelInputs", "ModelResult", "model_inputs", "evaluate"]
+
+#: The paper's headline figures (paper.md, "What the paper states").
+PAPER = {
+    "peak_tops": 3.84,
+    "power_mw": 225.6,
+    "mj_per_iter": 28.6,
+    "sas_ema_reduction_pct": 60.3,
+    "total_ema_reduction_pct": 37.8,
+    "ffn_low_precision_share_pct": 44.8,
+    "ffn_efficiency_gain_pct": 43.0,
+}
+
+ASSUMPTIONS = {
+    "W1": "One iteration is one U-Net pass at batch 1 (no classifier-free-guidance second "
+          "pass); the text encoder and VAE are not part of it.",
+    "W2": "The FFN energy-efficiency baseline is the same bit-slice array with every FFN token "
+          "at high precision in the weight-stationary dataflow; DBSC runs the FFN "
+          "output-stationary with the TIPS share at low precision. Only on-chip energy (MACs "
+          "and buffers) is compared: the FFN's DRAM traffic is the same in both.",
+    "A1": "Fallback when no PSSA source exists: pruning keeps 10 % of the SAS entries and "
+          "neighbouring rows' bitmaps differ in 20 % of the kept positions; a differing "
+          "position costs ceil(log2(keys)) bits and a kept value score_bits.",
+    "A2": "Fallback when no TIPS source exists: the FFN low-precision share is the paper's "
+          "44.8 % (not an independent figure).",
+}
+
+#: Fallback PSSA model parameters (assumption A1).
+FALLBACK_KEEP = 0.10
+FALLBACK_XOR = 0.20
+
+
+@dataclass(frozen=True)
+class ModelInputs:
+    """Figures the model takes from elsewhere, each with its provenance."""
+
+    sas_bits_per_entry: Figure
+    ffn_low_share: Figure
+    cycle_formula: str
+    details: dict = field(default_factory=dict)
+
+
+@dataclass
+class ModelResult:
+    config: ProcessorConfig
+    spec: UNetSpec
+    layers: list[Layer]
+    inputs: ModelInputs
+    perf: list
+    traffic_base: list
+    traffic_pssa: list
+    energy: list
+    table: energy.EnergyTable
+    metrics: dict[str, Figure]
+    extra: dict
+    found: dict
+
+    @property
+    def totals(self) -> dict:
+        return totals(self.layers)
+
+
+def fallback_sas_bits(config: ProcessorConfig, keys: int = 4096,
+                      keep: float = FALLBACK_KEEP, xor: float = FALLBACK_XOR) -> float:
+    """Bits per SAS entry under assumption A1 (more pruning -> fewer bits)."""
+    index_bits = max(1, (keys - 1).bit_length())
+    return keep * xor * index_bits + keep * config.pssa.score_bits
+
+
+def model_inputs(config: ProcessorConfig, sources: Sources, measure_size: int = 64,
+                 run_golden: bool = True) -> ModelInputs:
+    """Each input from its best source: RTL benchmark, golden model, assumption."""
+    details = {}
+    found = sources.bench_value("pssa", "bits_per_entry", "compressed_bits_per_entry")
+    ratio = sources.bench_value("pssa", "compression_ratio")
+    golden, reason = (measure.pssa_compression(config, measure_size) if run_golden
+                      else (None, "golden models not run"))
+    if found:
+        sas = Figure(found[0], "measured", found[1], "PSSA RTL encoder output on structured "
+                     f"attention data (bench config {sources.bench_config_hash('pssa')})")
+    elif ratio:
+        sas = Figure(config.pssa.score_bits / ratio[0], "measured", ratio[1],
+                     "score_bits / compression ratio of the PSSA RTL encoder (bench config "
+                     f"{sources.bench_config_hash('pssa')})")
+    elif golden:
+        details["pssa"] = golden
+        sas = Figure(golden["bits_per_entry"], "modeled", "sw.golden.pssa.encoded_bits",
+                     f"golden codec on one {golden['size']}x{golden['size']} structured head, "
+                     f"threshold {golden['threshold']} (M1), keeps "
+                     f"{golden['kept_fraction']:.1%} of entries, A V error "
+                     f"{golden['relative_error']:.1%}")
+    else:
+        sas = Figure(fallback_sas_bits(config), "modeled", "assumption A1",
+                     f"no PSSA source ({reason})")
+
+    found = sources.bench_value("tips", "ffn_low_precision_share", "low_precision_share",
+                                "low_share")
+    golden, reason = (measure.tips_low_share(config, measure_size) if run_golden
+                      else (None, "golden models not run"))
+    if found:
+        share = Figure(found[0] / 100 if found[0] > 1 else found[0], "measured", found[1],
+                       "TIPS RTL selector on structured cross-attention data (bench config "
+                       f"{sources.bench_config_hash('tips')})")
+    elif golden:
+        details["tips"] = golden
+        share = Figure(golden["low_share"], "modeled", "sw.golden.tips.select_threshold",
+                       f"golden selector on {golden['size']}x{golden['size']} structured "
+                       f"cross-attention, tau = mean importance = {golden['tau']} (M2)")
+    else:
+        share = Figure(PAPER["ffn_low_precision_share_pct"] / 100, "modeled", "assumption A2",
+                       f"no TIPS source ({reason})")
+
+    formula = perf.dbsc_formula()
+    return ModelInputs(sas_bits_per_entry=sas, ffn_low_share=share,
+                       cycle_formula=formula[1] if formula else "sw.model.perf.gemm_cycles",
+                       details=details)
+
+
+def _ffn_onchip_energy(config, table, layers, mode, low_share) -> float:
+    total = 0.0
+    for layer in layers:
+        if layer.kind != "ffn":
+            continue
+        low = round(layer.m * low_share)
+        high = layer.m - low
+        cycles = perf.gemm_cycles(config, mode, layer.m, layer.k, layer.n, high, low)
+        d = config.dbsc
+        slice_macs = layer.k * layer.n * (high * d.slices_high + low * d.slices_low)
+        p = perf.LayerPerf(layer, mode, cycles, slice_macs, low_share, d.pes)
+        e = energy.layer_energy(config, table, p, 0.0)
+        total += e.mac + e.sram
+    return total
+
+
+def evaluate(config: ProcessorConfig, sources: Sources | None = None,
+             spec: UNetSpec | None = None, inputs: ModelInputs | None = None,
+             measure_size: int = 64, run_golden: bool = True) -> ModelResult:
+    """Run the model. ``inputs`` overrides the source look-up (tests use this)."""
+    sources = sources if sources is not None else Sources()
+    spec = spec or UNetSpec()
+    layers = unet_layers(spec)
+    if inputs is None:
+        inputs = model_inputs(config, sources, measure_size, run_golden)
+    formula = perf.dbsc_formula()
+    share = inputs.ffn_low_share.value
+    perfs = [perf.layer_perf(config, l, share, formula[0] if formula else None)
+             for l in layers]
+    base = [ema.layer_traffic(config, l) for l in layers]
+    with_pssa = [ema.layer_traffic(config, l, inputs.sas_bits_per_entry.value)
+                 for l in layers]
+    table = energy.energy_table(config)
+    energies = [energy.layer_energy(config, table, p, t.total)
+                for p, t in zip(perfs, with_pssa)]
+
+    clock_hz = config.top.clock_mhz * 1e6
+    cycles = sum(p.cycles for p in perfs)
+    seconds = cycles / clock_hz
+    joules = sum(e.total for e in energies) * 1e-12
+    macs = totals(layers)["macs"]
+    base_total = ema.sum_traffic(base)
+    pssa_total = ema.sum_traffic(with_pssa)
+    dram_pj_base = base_total.total * 8 * table.dram_bit
+    dram_pj_pssa = pssa_total.total * 8 * table.dram_bit
+
+    sas_kind = inputs.sas_bits_per_entry.kind
+    peak = sources.bench_value("dbsc", "peak_ops_per_cycle")
+    if peak:
+        peak_fig = Figure(peak[0] * clock_hz / 1e12, "measured", peak[1],
+                          f"RTL ops/cycle x {config.top.clock_mhz:g} MHz")
+    else:
+        peak_fig = Figure(perf.peak_ops_per_cycle(config, "low") * clock_hz / 1e12, "modeled",
+                          "sw.model.perf.peak_ops_per_cycle",
+                          f"2 x {config.dbsc.rows} x {config.dbsc.cols} PEs / "
+                          f"{config.dbsc.slices_low} slice x {config.top.clock_mhz:g} MHz, "
+                          f"every token at low precision")
+    ffn_base = _ffn_onchip_energy(config, table, layers, "ws", 0.0)
+    ffn_mode = perf.dataflow_of(config, "ffn")
+    ffn_dbsc = _ffn_onchip_energy(config, table, layers, ffn_mode, share)
+    ffn_os_high = _ffn_onchip_energy(config, table, layers, ffn_mode, 0.0)
+    metrics = {
+        "peak_tops": peak_fig,
+        "power_mw": Figure(joules / seconds * 1e3, "modeled", "sw.model.energy + sw.model.perf",
+                           "energy per iteration / time per iteration"),
+        "mj_per_iter": Figure(joules * 1e3, "modeled", "sw.model.energy",
+                              f"MACs {sum(e.mac for e in energies) * 1e-9:.1f} mJ + buffers "
+                              f"{sum(e.sram for e in energies) * 1e-9:.1f} mJ + DRAM "
+                              f"{sum(e.dram for e in energies) * 1e-9:.1f} mJ"),
+        "sas_ema_reduction_pct": Figure(100 * (1 - pssa_total.sas / base_total.sas)
+                                        if base_total.sas else 0.0, sas_kind,
+                                        inputs.sas_bits_per_entry.source,
+                                        f"{inputs.sas_bits_per_entry.value:.3f} bits per entry "
+                                        f"vs {config.pssa.score_bits} uncompressed"),
+        "total_ema_reduction_pct": Figure(100 * (1 - dram_pj_pssa / dram_pj_base), sas_kind,
+                                          "sw.model.ema", "DRAM energy with vs without PSSA"),
+        "ffn_low_precision_share_pct": Figure(100 * share, inputs.ffn_low_share.kind,
+                                              inputs.ffn_low_share.source,
+                                              inputs.ffn_low_share.note),
+        "ffn_efficiency_gain_pct": Figure(100 * (ffn_base / ffn_dbsc - 1), "modeled",
+                                          "sw.model.energy (assumption W2)",
+                                          "on-chip FFN energy, WS all-high vs OS with TIPS"),
+    }
+    extra = {
+        "cycles_per_iter": cycles,
+        "ms_per_iter": seconds * 1e3,
+        "effective_tops": 2 * macs / seconds / 1e12,
+        "utilization": sum(p.slice_macs for p in perfs) / (cycles * config.dbsc.pes),
+        "cycle_formula": inputs.cycle_formula,
+        "ema_bytes_base": base_total.to_dict(),
+        "ema_bytes_pssa": pssa_total.to_dict(),
+        "sas_share_of_base_ema_pct": 100 * base_total.sas / base_total.total,
+        "energy_mj": {"mac": sum(e.mac for e in energies) * 1e-9,
+                      "sram": sum(e.sram for e in energies) * 1e-9,
+                      "dram": sum(e.dram for e in energies) * 1e-9},
+        "ffn_onchip_mj": {"baseline_ws_high": ffn_base * 1e-9, "dbsc": ffn_dbsc * 1e-9,
+                          "os_all_high": ffn_os_high * 1e-9},
+        "ffn_gain_from_dataflow_pct": 100 * (ffn_base / ffn_os_high - 1),
+        "ffn_gain_from_precision_pct": 100 * (ffn_os_high / ffn_dbsc - 1),
+        "weights_dram_mj": base_total.weights * 8 * table.dram_bit * 1e-9,
+        "min_ms_at_peak": 2 * macs / (peak_fig.value * 1e12) * 1e3,
+    }
+    return ModelResult(config, spec, layers, inputs, perfs, base, with_pssa, energies, table,
+                       metrics, extra, sources.listing())

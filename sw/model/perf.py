@@ -1,0 +1,138 @@
+"""Cycles of every U-Net layer on the DBSC array of a :class:`~sw.config.ProcessorConfig`.
+
+The array has ``rows x cols`` PEs; each PE does one slice MAC (``slice_bits`` of activation
+times a full weight) per cycle, so a MAC at high precision takes ``slices_high`` cycles and at
+low precision ``slices_low`` (paper.md, DBSC). A layer is a GEMM ``[M, K] x [K, N]`` (``batch``
+times) run in one of the two dataflows paper.md assigns:
+
+- weight-stationary (WS; convolutions and projections): a ``rows x cols`` tile of the weight
+  matrix (``rows`` of K by ``cols`` of N) is held while the ``M`` activation rows stream
+  through, each taking its own number of slices:
+  ``tiles = ceil(K / rows) * ceil(N / cols)``, ``cycles/tile = sum over rows of slices``;
+- output-stationary (OS; QK^T, AV, FFN): a ``rows x cols`` tile of the output (``rows`` tokens
+  by ``cols`` outputs) accumulates while K streams:
+  ``tiles = ceil(M / rows) * ceil(N / cols)``, ``cycles/tile = K * slices``, tokens grouped
+  by precision so that a tile is all-high or all-low.
+
+Pipeline fill and drain (``rows + cols`` cycles) are paid once per layer: the model assumes
+stationary operands are double-buffered so tiles follow back to back (assumption P1 in
+:data:`ASSUMPTIONS`). These are the formulas of this module, used until the DBSC block publishes
+its own (see :func:`dbsc_formula`); the RTL cycle counts of ``sdproc bench --only dbsc`` check
+them when present.
+"""
+
+from __future__ import annotations
+
+import importlib
+import math
+from dataclasses import dataclass
+
+from sw.config import ProcessorConfig
+
+from .unet import Layer
+
+__all__ = ["ASSUMPTIONS", "DATAFLOW", "LayerPerf", "dataflow_of", "gemm_cycles", "layer_perf",
+           "dbsc_formula", "peak_ops_per_cycle"]
+
+ASSUMPTIONS = {
+    "P1": "Stationary operands are double-buffered: consecutive tiles of a layer follow back to "
+          "back, so pipeline fill and drain (rows + cols cycles) are paid once per layer.",
+    "P2": "Layers run one after another on the DBSC array; the EMA controller's transfers "
+          "overlap compute (the array is never starved), and non-GEMM operations (norms, "
+          "softmax, SiLU, GEGLU gate) run on side units in parallel.",
+    "P3": "Only the FFN uses low precision (TIPS); every other layer runs at high precision.",
+    "P4": "The tokens of a layer are reordered by precision, so an OS tile is all-high or "
+          "all-low.",
+}
+
+#: Dataflow of each layer kind (paper.md: WS for convolution-as-GEMM and projections, OS for
+#: QK^T, AV and FFN).
+DATAFLOW = {"conv": "ws", "linear": "ws", "qk": "os", "av": "os", "ffn": "os"}
+
+
+@dataclass(frozen=True)
+class LayerPerf:
+    """Cycles and slice-MAC count of one layer."""
+
+    layer: Layer
+    dataflow: str
+    cycles: int
+    slice_macs: int
+    low_share: float
+    pes: int
+
+    @property
+    def utilization(self) -> float:
+        """Busy PE-cycles over available PE-cycles."""
+        return 0.0 if self.cycles == 0 else self.slice_macs / (self.cycles * self.pes)
+
+
+def dataflow_of(config: ProcessorConfig, kind: str) -> str:
+    """The dataflow a layer kind uses on this build (a build with one mode uses it for all)."""
+    preferred = DATAFLOW[kind]
+    if config.dbsc.dataflow == "both":
+        return preferred
+    return config.dbsc.dataflow
+
+
+def dbsc_formula():
+    """The DBSC block's own cycle formula, if it publishes one.
+
+    Looks for ``gemm_cycles(config, mode, m, k, n, high_rows, low_rows)`` in ``sw.golden.dbsc``
+    or ``sw.bench.dbsc``; returns ``(function, "module.function")`` or ``None``.
+    """
+    for module_name in ("sw.golden.dbsc", "sw.bench.dbsc"):
+        try:
+            module = importlib.import_module(module_name)
+        except ImportError:
+            continue
+        function = getattr(module, "gemm_cycles", None)
+        if callable(function):
+            return function, f"{module_name}.gemm_cycles"
+    return None
+
+
+def gemm_cycles(config: ProcessorConfig, mode: str, m: int, k: int, n: int,
+                high_rows: int, low_rows: int) -> int:
+    """Cycles of one ``[M, K] x [K, N]`` GEMM with ``high_rows + low_rows == m`` tokens."""
+    if high_rows + low_rows != m:
+        raise ValueError(f"high_rows={high_rows} + low_rows={low_rows} must equal m={m}")
+    d = config.dbsc
+    r, c = d.rows, d.cols
+    if mode == "ws":
+        tiles = math.ceil(k / r) * math.ceil(n / c)
+        per_tile = high_rows * d.slices_high + low_rows * d.slices_low
+    elif mode == "os":
+        col_tiles = math.ceil(n / c)
+        per_tile = 0
+        tiles = 0
+        for rows_of, slices in ((high_rows, d.slices_high), (low_rows, d.slices_low)):
+            row_tiles = math.ceil(rows_of / r)
+            tiles += row_tiles * col_tiles
+            per_tile += row_tiles * col_tiles * k * slices
+        return per_tile + r + c
+    else:
+        raise ValueError(f"mode={mode!r} must be 'ws' or 'os'")
+    return tiles * per_tile + r + c
+
+
+def layer_perf(config: ProcessorConfig, layer: Layer, ffn_low_share: float,
+               formula=None) -> LayerPerf:
+    """Cycles of ``layer``; FFN tokens are low precision in the proportion ``ffn_low_share``."""
+    if not layer.is_gemm:
+        return LayerPerf(layer, "-", 0, 0, 0.0, config.dbsc.pes)
+    mode = dataflow_of(config, layer.kind)
+    share = ffn_low_share if layer.kind == "ffn" else 0.0
+    low = round(layer.m * share)
+    high = layer.m - low
+    cycles_of = formula or gemm_cycles
+    cycles = layer.batch * int(cycles_of(config, mode, layer.m, layer.k, layer.n, high, low))
+    d = config.dbsc
+    slice_macs = layer.batch * layer.k * layer.n * (high * d.slices_high + low * d.slices_low)
+    return LayerPerf(layer, mode, cycles, slice_macs, low / layer.m if layer.m else 0.0, d.pes)
+
+
+def peak_ops_per_cycle(config: ProcessorConfig, precision: str = "low") -> float:
+    """Operations (2 per MAC) per cycle with every PE busy at the given precision."""
+    slices = config.dbsc.slices_low if precision == "low" else config.dbsc.slices_high
+    return 2 * config.dbsc.pes / slices

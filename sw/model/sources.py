@@ -1,0 +1,127 @@
+"""Where each figure of the model comes from, looked up at run time.
+
+A :class:`Figure` carries a value with its provenance: ``measured`` (RTL simulation, read from a
+benchmark's ``build/bench/<name>.json``), ``synthesized`` (``build/reports/synth.json``) or
+``modeled`` (a golden model run here, a formula, or a labelled assumption). :class:`Sources`
+reads whatever the other blocks have produced so far; every look-up falls back to the next
+source, so the report becomes more exact as benchmarks land, without code changes.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+from sw.flows.emit import BUILD_ROOT
+
+__all__ = ["KINDS", "Figure", "Sources", "flatten"]
+
+KINDS = ("measured", "synthesized", "modeled")
+
+
+@dataclass(frozen=True)
+class Figure:
+    """A number and where it came from.
+
+    Parameters
+    ----------
+    value : float
+        The figure.
+    kind : str
+        ``measured``, ``synthesized`` or ``modeled``.
+    source : str
+        File and key, module and function, or assumption id that produced it.
+    note : str
+        One line for the report.
+    """
+
+    value: float
+    kind: str
+    source: str
+    note: str = ""
+
+    def __post_init__(self):
+        if self.kind not in KINDS:
+            raise ValueError(f"kind={self.kind!r} must be one of {', '.join(KINDS)}")
+
+    def to_dict(self) -> dict:
+        return {"value": self.value, "kind": self.kind, "source": self.source,
+                "note": self.note}
+
+
+def flatten(data, prefix: str = "") -> dict:
+    """Nested dicts as ``a.b.c`` keys (lists are left as values)."""
+    out = {}
+    if isinstance(data, dict):
+        for key, value in data.items():
+            out.update(flatten(value, f"{prefix}{key}."))
+    else:
+        out[prefix[:-1]] = data
+    return out
+
+
+class Sources:
+    """The benchmark and synthesis outputs present in a build directory.
+
+    Parameters
+    ----------
+    build_root : Path
+        Directory holding ``bench/*.json`` and ``reports/synth.json`` (default: ``build/``).
+    """
+
+    def __init__(self, build_root: Path | None = None):
+        self.build_root = Path(build_root) if build_root is not None else BUILD_ROOT
+        self.bench: dict[str, dict] = {}
+        bench_dir = self.build_root / "bench"
+        if bench_dir.is_dir():
+            for path in sorted(bench_dir.glob("*.json")):
+                record = _read_json(path)
+                if isinstance(record, dict):
+                    self.bench[path.stem] = record
+        self.synth = _read_json(self.build_root / "reports" / "synth.json")
+
+    def bench_value(self, bench: str, *keys: str) -> tuple[float, str] | None:
+        """The first numeric result of benchmark ``bench`` whose key (last dotted part, or the
+        whole dotted path) is one of ``keys``, with a ``file: key`` provenance string."""
+        record = self.bench.get(bench)
+        if not record:
+            return None
+        flat = flatten(record.get("results", {}))
+        for wanted in keys:
+            for key, value in flat.items():
+                if (key == wanted or key.rsplit(".", 1)[-1] == wanted) and _is_number(value):
+                    return float(value), f"build/bench/{bench}.json: results.{key}"
+        return None
+
+    def bench_config_hash(self, bench: str) -> str | None:
+        record = self.bench.get(bench)
+        return record.get("config_hash") if record else None
+
+    def synth_value(self, *keys: str) -> tuple[float, str] | None:
+        """First numeric entry of ``synth.json`` whose dotted key ends with one of ``keys``."""
+        if not isinstance(self.synth, dict):
+            return None
+        flat = flatten(self.synth)
+        for wanted in keys:
+            for key, value in flat.items():
+                if (key == wanted or key.endswith("." + wanted)) and _is_number(value):
+                    return float(value), f"build/reports/synth.json: {key}"
+        return None
+
+    def listing(self) -> dict:
+        """Which outputs were found (for the report)."""
+        return {"bench": sorted(self.bench),
+                "synth": isinstance(self.synth, dict),
+                "build_root": str(self.build_root)}
+
+
+def _is_number(value) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def _read_json(path: Path):
+    try:
+        return json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None
