@@ -73,13 +73,20 @@ def _parser():
     for name, (module, help_text) in COMMANDS.items():
         p = sub.add_parser(name, help=help_text)
         _config_options(p)
-        if importlib.util.find_spec(module) is not None:
+        if _module_exists(module):
             mod = importlib.import_module(module)
             mod.add_arguments(p)
             p.set_defaults(handler=mod.main)
         else:
             p.set_defaults(handler=_missing(name, module))
     return parser
+
+
+def _module_exists(name):
+    try:
+        return importlib.util.find_spec(name) is not None
+    except ModuleNotFoundError:  # the parent package is missing too
+        return False
 
 
 def _missing(name, module):
