@@ -1,0 +1,286 @@
+"""Byte realignment between DRAM beats (rows at any byte offset) and on-chip beats (every row
+starts on a fresh beat, its last beat zero-padded)."""
+
+from amaranth import Cat, Const, Module, Mux, Signal, signed, unsigned
+from amaranth.lib import data, stream, wiring
+from amaranth.lib.wiring import In, Out
+
+from .layouts import burst_layout
+
+__all__ = ["track_layout", "read_beat_layout", "write_beat_layout", "ReadAligner",
+           "WriteAligner"]
+
+
+def track_layout(ema):
+    """A planned burst on its way to an aligner. ``phantom`` bursts were never issued on the
+    bus: the aligner still moves their on-chip beats (zeros out, or input discarded), so that
+    the on-chip side of a refused or failed descriptor keeps its exact beat count."""
+    return data.StructLayout({"burst": burst_layout(ema), "phantom": unsigned(1)})
+
+
+def read_beat_layout(ema):
+    return data.StructLayout({"data": unsigned(ema.data_width), "error": unsigned(1)})
+
+
+def write_beat_layout(ema):
+    return data.StructLayout({
+        "data": unsigned(ema.data_width),
+        "strb": unsigned(ema.data_bytes),
+        "last": unsigned(1),
+    })
+
+
+class _RowCursor:
+    """Where the current DRAM beat sits in its row, shared by both aligners.
+
+    ``chip`` counts the row's bytes not yet moved on the on-chip side, ``span`` the bytes from
+    the current DRAM beat's first lane to the row's end. At a row's first beat the registers
+    are stale, so the ``*_now`` values take the burst's fields instead.
+    """
+
+    def __init__(self, m, ema, info, row_bytes):
+        width = ema.row_bytes_bits + 2
+        self.beat = Signal(8)
+        self.offset = Signal(ema.beat_shift)
+        self.chip = Signal(signed(width))
+        self.span = Signal(signed(width))
+        burst = info.burst
+        self.start = Signal()
+        self.offset_now = Signal(ema.beat_shift)
+        self.chip_now = Signal(signed(width))
+        self.span_now = Signal(signed(width))
+        self.burst_end = Signal()
+        m.d.comb += [
+            self.start.eq(burst.row_first & (self.beat == 0)),
+            self.offset_now.eq(Mux(self.start, burst.offset, self.offset)),
+            self.chip_now.eq(Mux(self.start, row_bytes, self.chip)),
+            self.span_now.eq(Mux(self.start, burst.offset + row_bytes, self.span)),
+            self.burst_end.eq(self.beat == burst.len),
+        ]
+
+    def advance(self, m, ema, chip_moved):
+        """Update the registers for a DRAM beat that moved ``chip_moved`` on-chip beats."""
+        m.d.sync += [
+            self.beat.eq(Mux(self.burst_end, 0, self.beat + 1)),
+            self.offset.eq(self.offset_now),
+            self.span.eq(self.span_now - ema.data_bytes),
+            self.chip.eq(Mux(chip_moved, self.chip_now - ema.data_bytes, self.chip_now)),
+        ]
+
+
+def _keep_lanes(value, lanes, count):
+    """``value`` with byte lanes at and above ``count`` cleared."""
+    return Cat(Mux(k < count, value.word_select(k, 8), 0) for k in range(lanes))
+
+
+class ReadAligner(wiring.Component):
+    """Turns DRAM read beats into on-chip beats: shifts each row down to byte 0 and clears the
+    bytes past its end.
+
+    On-chip beat ``k`` of a row that starts at byte ``offset`` of its first DRAM beat holds
+    row bytes ``[k * B, k * B + B)``, i.e. bytes ``[offset + k * B, offset + k * B + B)`` of
+    the row's DRAM beats (``B = data_width / 8``). Once ``zero`` is set, or for a beat with
+    ``error``, or for a phantom burst, the DRAM data counts as zero.
+
+    Parameters
+    ----------
+    ema : :class:`sw.config.EMAConfig`
+
+    Members
+    -------
+    info : ``In(stream.Signature(track_layout(ema)))``
+        One entry per burst, in bus order; consumed with the burst's last beat.
+    beat : ``In(stream.Signature(read_beat_layout(ema)))``
+        The AXI R beats (not used for phantom bursts).
+    o : ``Out(stream.Signature(data_width))``
+        On-chip beats, ``ceil(row_bytes / B)`` per row.
+    row_bytes : ``In(row_bytes_bits)``
+        The descriptor's row length, held for its whole duration.
+    zero : ``In(1)``
+        The descriptor has failed: deliver zeros from now on.
+    bus_beat : ``Out(1)``
+        A bus beat was consumed this cycle.
+    bus_bytes : ``Out(range(B + 1))``
+        How many of its bytes belong to the row (valid with ``bus_beat``).
+    burst_done : ``Out(1)``
+        The last beat of a real (non-phantom) burst was consumed.
+    desc_done : ``Out(1)``
+        The descriptor's final on-chip beat was produced.
+
+    Latency and throughput
+    ----------------------
+    ``latency`` (1) cycle from a DRAM beat to the on-chip beat it completes. One beat per
+    cycle; a row not starting at lane 0 whose on-chip beats outnumber none of its DRAM beats
+    (``ceil(row_bytes / B) == ceil((offset + row_bytes) / B)``) costs one extra cycle at its
+    end to flush the held beat.
+    """
+
+    latency = 1
+
+    def __init__(self, ema):
+        self._ema = ema
+        super().__init__({
+            "info": In(stream.Signature(track_layout(ema))),
+            "beat": In(stream.Signature(read_beat_layout(ema))),
+            "o": Out(stream.Signature(ema.data_width)),
+            "row_bytes": In(ema.row_bytes_bits),
+            "zero": In(1),
+            "bus_beat": Out(1),
+            "bus_bytes": Out(range(ema.data_bytes + 1)),
+            "burst_done": Out(1),
+            "desc_done": Out(1),
+        })
+
+    def elaborate(self, platform):
+        m = Module()
+        ema = self._ema
+        lanes = ema.data_bytes
+        info = self.info.payload
+        row = _RowCursor(m, ema, info, self.row_bytes)
+
+        held = Signal(ema.data_width)
+        flushing = Signal()
+        flush_closes = Signal()
+
+        phantom = info.phantom
+        current = Signal(ema.data_width)
+        m.d.comb += current.eq(Mux(phantom | self.zero | self.beat.payload.error, 0,
+                                   self.beat.payload.data))
+        # A row that starts mid-beat yields its first on-chip beat only with its second DRAM
+        # beat (or with the flush).
+        emits = Signal()
+        m.d.comb += emits.eq((row.offset_now == 0) | ~row.start)
+        shifted = (Cat(held, current) >> (row.offset_now * 8))[:ema.data_width]
+        aligned = Mux(row.offset_now == 0, current, shifted)
+
+        out_free = ~self.o.valid | self.o.ready
+        room = ~emits | out_free
+        fire = Signal()
+        m.d.comb += [
+            fire.eq(~flushing & self.info.valid & (phantom | self.beat.valid) & room),
+            self.beat.ready.eq(~flushing & self.info.valid & ~phantom & room),
+            self.info.ready.eq(fire & row.burst_end),
+        ]
+
+        first_lane = Mux(row.start, row.offset_now, 0)
+        end_lane = Mux(row.span_now < lanes, row.span_now, lanes)
+        m.d.comb += [
+            self.bus_beat.eq(fire & ~phantom),
+            self.bus_bytes.eq(end_lane - first_lane),
+            self.burst_done.eq(fire & row.burst_end & ~phantom),
+        ]
+
+        chip_after = Signal.like(row.chip)
+        m.d.comb += chip_after.eq(Mux(emits, row.chip_now - lanes, row.chip_now))
+        row_closes = row.burst_end & info.burst.row_last
+        needs_flush = row_closes & (chip_after > 0)
+
+        with m.If(self.o.ready):
+            m.d.sync += self.o.valid.eq(0)
+        with m.If(fire):
+            row.advance(m, ema, emits)
+            m.d.sync += held.eq(current)
+            with m.If(emits):
+                m.d.sync += [self.o.valid.eq(1),
+                             self.o.payload.eq(_keep_lanes(aligned, lanes, row.chip_now))]
+            with m.If(needs_flush):
+                m.d.sync += [flushing.eq(1), flush_closes.eq(info.burst.last)]
+        with m.If(flushing & out_free):
+            tail = (Cat(held, Const(0, ema.data_width)) >> (row.offset * 8))[:ema.data_width]
+            m.d.sync += [self.o.valid.eq(1), self.o.payload.eq(_keep_lanes(tail, lanes, row.chip)),
+                         flushing.eq(0)]
+        m.d.comb += self.desc_done.eq(
+            (fire & row_closes & info.burst.last & ~needs_flush) |
+            (flushing & out_free & flush_closes))
+        return m
+
+
+class WriteAligner(wiring.Component):
+    """Turns on-chip beats into AXI W beats: shifts each row up to its DRAM byte offset and
+    sets the write strobes of exactly the row's bytes.
+
+    DRAM beat ``j`` of a row takes its lanes ``[offset, B)`` from on-chip beat ``j`` and its
+    lanes ``[0, offset)`` from on-chip beat ``j - 1``; a row whose last DRAM beat has no
+    on-chip beat of its own is completed from the held one without consuming input.
+    Phantom bursts consume their on-chip beats and produce no W beats.
+
+    Parameters
+    ----------
+    ema : :class:`sw.config.EMAConfig`
+
+    Members
+    -------
+    info : ``In(stream.Signature(track_layout(ema)))``
+        One entry per burst, in bus order; consumed with the burst's last beat.
+    i : ``In(stream.Signature(data_width))``
+        On-chip beats, ``ceil(row_bytes / B)`` per row, bytes past the row's end ignored.
+    w : ``Out(stream.Signature(write_beat_layout(ema)))``
+        The AXI W beats, ``last`` set on each burst's final beat.
+    row_bytes : ``In(row_bytes_bits)``
+        The descriptor's row length, held for its whole duration.
+    desc_done : ``Out(1)``
+        The descriptor's final W beat (or phantom beat) was produced.
+
+    Latency and throughput
+    ----------------------
+    ``latency`` (1) cycle from an on-chip beat to its W beat; one beat per cycle.
+    """
+
+    latency = 1
+
+    def __init__(self, ema):
+        self._ema = ema
+        super().__init__({
+            "info": In(stream.Signature(track_layout(ema))),
+            "i": In(stream.Signature(ema.data_width)),
+            "w": Out(stream.Signature(write_beat_layout(ema))),
+            "row_bytes": In(ema.row_bytes_bits),
+            "desc_done": Out(1),
+        })
+
+    def elaborate(self, platform):
+        m = Module()
+        ema = self._ema
+        lanes = ema.data_bytes
+        info = self.info.payload
+        row = _RowCursor(m, ema, info, self.row_bytes)
+        phantom = info.phantom
+
+        held = Signal(ema.data_width)
+        takes_input = Signal()
+        m.d.comb += takes_input.eq(row.chip_now > 0)
+        current = Mux(takes_input, self.i.payload, 0)
+        previous = Mux(row.start, 0, held)
+        # Lanes of the previous on-chip beat that spill into this DRAM beat: 1 to B.
+        spill = Signal(range(lanes + 1))
+        m.d.comb += spill.eq(lanes - row.offset_now)
+        shifted = (Cat(previous, current) >> (spill * 8))[:ema.data_width]
+
+        first_lane = Mux(row.start, row.offset_now, 0)
+        end_lane = Mux(row.span_now < lanes, row.span_now, lanes)
+        strobes = Cat((k >= first_lane) & (k < end_lane) for k in range(lanes))
+
+        go = Signal()
+        fire = Signal()
+        m.d.comb += [
+            go.eq(self.info.valid & (phantom | ~self.w.valid | self.w.ready)),
+            fire.eq(go & (~takes_input | self.i.valid)),
+            self.i.ready.eq(go & takes_input),
+            self.info.ready.eq(fire & row.burst_end),
+            self.desc_done.eq(fire & row.burst_end & info.burst.last),
+        ]
+
+        with m.If(self.w.ready):
+            m.d.sync += self.w.valid.eq(0)
+        with m.If(fire):
+            row.advance(m, ema, takes_input)
+            with m.If(takes_input):
+                m.d.sync += held.eq(self.i.payload)
+            with m.If(~phantom):
+                m.d.sync += [
+                    self.w.valid.eq(1),
+                    self.w.payload.data.eq(shifted),
+                    self.w.payload.strb.eq(strobes),
+                    self.w.payload.last.eq(row.burst_end),
+                ]
+        return m

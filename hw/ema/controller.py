@@ -1,0 +1,257 @@
+from amaranth import Module, Mux, Signal
+from amaranth.lib import stream, wiring
+from amaranth.lib.wiring import In, Out
+
+from hw.common import StreamFIFO
+
+from .align import ReadAligner, WriteAligner, track_layout
+from .axi import AXI4Signature, AXIBurst, AXIResp
+from .layouts import (COUNTER_KINDS, Direction, Status, TrafficClass, counters_layout,
+                      descriptor_layout, status_layout, window_layout)
+from .planner import BurstPlanner
+
+__all__ = ["EMAController"]
+
+# Normal non-cacheable bufferable memory (AxCACHE), unprivileged secure data (AxPROT):
+# what a DMA engine moving tensors asks for.
+AXCACHE = 0b0011
+AXPROT = 0b000
+
+
+class EMAController(wiring.Component):
+    """AXI4 DMA engine of the processor: 2-D descriptors, per-class address windows and
+    traffic counters.
+
+    Descriptors run one at a time. Each one is checked against its class's window, split into
+    INCR bursts (:class:`BurstPlanner`) and moved between the AXI bus and the on-chip streams
+    by :class:`ReadAligner` or :class:`WriteAligner`; one status entry reports its outcome.
+    All bursts use ID 0, so read data returns in order.
+
+    The on-chip side always moves exactly ``rows * ceil(row_bytes / B)`` beats
+    (``B = data_width / 8``) per descriptor, whatever happens on the bus: a descriptor refused
+    by its window issues no bus transaction and moves zeros (read) or discards its input
+    (write); after an error response the remaining bursts are not issued, the remaining read
+    beats are zeros and the remaining write input is discarded. Empty descriptors
+    (``rows == 0`` or ``row_bytes == 0``) move nothing and report ``EMPTY``.
+
+    Parameters
+    ----------
+    ema : :class:`sw.config.EMAConfig`
+
+    Members
+    -------
+    desc : ``In(stream.Signature(descriptor_layout(ema)))``
+        Descriptors (``direction``, ``tclass``, ``addr``, ``rows``, ``row_bytes``, ``stride``).
+    status : ``Out(stream.Signature(status_layout()))``
+        One entry per descriptor, in order: ``code`` (:class:`Status`), ``direction``,
+        ``tclass``. Reported only after the last on-chip read beat was produced, or the last
+        write response was received.
+    wr_data : ``In(stream.Signature(data_width))``
+        On-chip beats to write to DRAM.
+    rd_data : ``Out(stream.Signature(data_width))``
+        On-chip beats read from DRAM, rows zero-padded to whole beats.
+    m_axi : ``Out(AXI4Signature(addr_width, data_width, id_width))``
+        The AXI4 manager port.
+    window_base, window_limit : ``In(window_layout(ema))``
+        Per class, the lowest and highest byte address a descriptor may touch (inclusive).
+        Sampled when a descriptor is checked.
+    counters : ``Out(counters_layout(ema))``
+        ``counters[tclass][direction]``: ``bytes`` (row bytes moved on the bus), ``beats`` (data
+        beats), ``bursts`` (address handshakes), ``stalls`` (cycles with a descriptor running
+        and no data beat). ``counter_bits`` wide, wrapping.
+    counters_clear : ``In(1)``
+        Zero every counter (takes priority over counting in the same cycle).
+    busy : ``Out(1)``
+        A descriptor is past its window check and not yet reported (the cycles ``stalls``
+        counts from).
+
+    Latency and throughput
+    ----------------------
+    ``issue_latency`` (4) cycles from a descriptor handshake to its first ``AxVALID``. Up to
+    ``outstanding`` bursts per direction in flight, one data beat per cycle; address issue
+    overlaps the data of earlier bursts. A new descriptor is accepted in the cycle after the
+    previous status handshake.
+    """
+
+    def __init__(self, ema):
+        self._ema = ema
+        super().__init__({
+            "desc": In(stream.Signature(descriptor_layout(ema))),
+            "status": Out(stream.Signature(status_layout())),
+            "wr_data": In(stream.Signature(ema.data_width)),
+            "rd_data": Out(stream.Signature(ema.data_width)),
+            "m_axi": Out(AXI4Signature(addr_width=ema.addr_width, data_width=ema.data_width,
+                                       id_width=ema.id_width)),
+            "window_base": In(window_layout(ema)),
+            "window_limit": In(window_layout(ema)),
+            "counters": Out(counters_layout(ema)),
+            "counters_clear": In(1),
+            "busy": Out(1),
+        })
+
+    #: Descriptor handshake -> CHECK -> planner state -> planned burst -> address register.
+    issue_latency = 1 + BurstPlanner.latency + 1
+
+    @property
+    def ema(self):
+        return self._ema
+
+    def elaborate(self, platform):
+        m = Module()
+        ema = self._ema
+        axi = self.m_axi
+
+        m.submodules.planner = planner = BurstPlanner(ema)
+        m.submodules.read_aligner = reader = ReadAligner(ema)
+        m.submodules.write_aligner = writer = WriteAligner(ema)
+        # Holds the bursts between address issue and their data; ``inflight`` below limits the
+        # real ones to ``outstanding``, the extra entry keeps phantom bursts flowing meanwhile.
+        m.submodules.tracks = tracks = StreamFIFO(track_layout(ema), max(2, ema.outstanding + 1))
+
+        desc = Signal(descriptor_layout(ema))
+        error = Signal(Status)
+        is_write = desc.direction == Direction.WRITE
+        failed = error != Status.OK
+
+        # Address channel register shared by AR and AW (one descriptor runs at a time).
+        ax_valid = Signal()
+        ax_addr = Signal(ema.addr_width)
+        ax_len = Signal(8)
+        ax_ready = Mux(is_write, axi.awready, axi.arready)
+        for ch in ("aw", "ar"):
+            m.d.comb += [
+                getattr(axi, f"{ch}id").eq(0),
+                getattr(axi, f"{ch}addr").eq(ax_addr),
+                getattr(axi, f"{ch}len").eq(ax_len),
+                getattr(axi, f"{ch}size").eq(ema.beat_shift),
+                getattr(axi, f"{ch}burst").eq(AXIBurst.INCR),
+                getattr(axi, f"{ch}lock").eq(0),
+                getattr(axi, f"{ch}cache").eq(AXCACHE),
+                getattr(axi, f"{ch}prot").eq(AXPROT),
+            ]
+        m.d.comb += [axi.awvalid.eq(ax_valid & is_write), axi.arvalid.eq(ax_valid & ~is_write)]
+
+        inflight = Signal(range(ema.outstanding + 1))
+
+        with m.FSM(name="fsm") as fsm:
+            with m.State("IDLE"):
+                m.d.comb += self.desc.ready.eq(1)
+                with m.If(self.desc.valid):
+                    m.d.sync += desc.eq(self.desc.payload)
+                    m.next = "CHECK"
+            with m.State("CHECK"):
+                empty = (desc.rows == 0) | (desc.row_bytes == 0)
+                # Wide enough that no descriptor wraps around the address space unnoticed.
+                last_byte = desc.addr + (desc.rows - 1) * desc.stride + desc.row_bytes - 1
+                tclass = desc.tclass.as_value()
+                outside = ((desc.addr < self.window_base[tclass]) |
+                           (last_byte > self.window_limit[tclass]))
+                with m.If(empty):
+                    m.d.sync += error.eq(Status.EMPTY)
+                    m.next = "REPORT"
+                with m.Else():
+                    m.d.comb += planner.cmd.valid.eq(1)
+                    m.d.sync += error.eq(Mux(outside, Status.WINDOW, Status.OK))
+                    m.next = "RUN"
+            with m.State("RUN"):
+                m.d.comb += self.busy.eq(1)
+                write_sent = Signal()
+                with m.If(writer.desc_done):
+                    m.d.sync += write_sent.eq(1)
+                write_done = write_sent & ~writer.w.valid & ~ax_valid & (inflight == 0)
+                with m.If(Mux(is_write, write_done, reader.desc_done)):
+                    m.d.sync += write_sent.eq(0)
+                    m.next = "REPORT"
+            with m.State("REPORT"):
+                m.d.comb += [
+                    self.status.valid.eq(1),
+                    self.status.payload.code.eq(error),
+                    self.status.payload.direction.eq(desc.direction),
+                    self.status.payload.tclass.eq(desc.tclass),
+                ]
+                with m.If(self.status.ready):
+                    m.next = "IDLE"
+        m.d.comb += planner.cmd.payload.eq(desc)
+
+        # Dispatch: every planned burst gets a track entry; only real ones reach the bus.
+        can_issue = (~ax_valid | ax_ready) & (inflight < ema.outstanding)
+        accept = failed | can_issue
+        take = planner.burst.valid & tracks.i.ready & accept
+        issue = take & ~failed
+        m.d.comb += [
+            planner.burst.ready.eq(tracks.i.ready & accept),
+            tracks.i.valid.eq(planner.burst.valid & accept),
+            tracks.i.payload.burst.eq(planner.burst.payload),
+            tracks.i.payload.phantom.eq(failed),
+        ]
+        with m.If(ax_ready):
+            m.d.sync += ax_valid.eq(0)
+        with m.If(issue):
+            m.d.sync += [ax_valid.eq(1), ax_addr.eq(planner.burst.payload.addr),
+                         ax_len.eq(planner.burst.payload.len)]
+
+        # Tracks go to the aligner of the running direction.
+        m.d.comb += [
+            reader.info.payload.eq(tracks.o.payload),
+            writer.info.payload.eq(tracks.o.payload),
+            reader.info.valid.eq(tracks.o.valid & ~is_write),
+            writer.info.valid.eq(tracks.o.valid & is_write),
+            tracks.o.ready.eq(Mux(is_write, writer.info.ready, reader.info.ready)),
+            reader.row_bytes.eq(desc.row_bytes),
+            writer.row_bytes.eq(desc.row_bytes),
+            reader.zero.eq(failed),
+        ]
+
+        r_fire = axi.rvalid & axi.rready
+        m.d.comb += [
+            reader.beat.valid.eq(axi.rvalid & ~is_write),
+            reader.beat.payload.data.eq(axi.rdata),
+            reader.beat.payload.error.eq(axi.rresp != AXIResp.OKAY),
+            axi.rready.eq(reader.beat.ready & ~is_write),
+        ]
+        wiring.connect(m, reader.o, wiring.flipped(self.rd_data))
+        wiring.connect(m, wiring.flipped(self.wr_data), writer.i)
+        w_fire = axi.wvalid & axi.wready
+        m.d.comb += [
+            axi.wdata.eq(writer.w.payload.data),
+            axi.wstrb.eq(writer.w.payload.strb),
+            axi.wlast.eq(writer.w.payload.last),
+            axi.wvalid.eq(writer.w.valid),
+            writer.w.ready.eq(axi.wready),
+            axi.bready.eq(1),
+        ]
+
+        # The first failing response decides the status; later ones change nothing.
+        with m.If(r_fire & (axi.rresp != AXIResp.OKAY) & ~failed):
+            m.d.sync += error.eq(axi.rresp.as_value())
+        with m.If(axi.bvalid & (axi.bresp != AXIResp.OKAY) & ~failed):
+            m.d.sync += error.eq(axi.bresp.as_value())
+
+        retire = Mux(is_write, axi.bvalid, reader.burst_done)
+        with m.If(issue & ~retire):
+            m.d.sync += inflight.eq(inflight + 1)
+        with m.Elif(retire & ~issue & (inflight != 0)):
+            m.d.sync += inflight.eq(inflight - 1)
+
+        self._count(m, desc, ax_valid & ax_ready, r_fire, w_fire, reader.bus_bytes)
+        return m
+
+    def _count(self, m, desc, burst_fire, r_fire, w_fire, read_bytes):
+        lanes = self._ema.data_bytes
+        is_write = desc.direction == Direction.WRITE
+        beat = Mux(is_write, w_fire, r_fire)
+        write_bytes = sum(self.m_axi.wstrb[k] for k in range(lanes))
+        moved = Mux(beat, Mux(is_write, write_bytes, read_bytes), 0)
+        increments = {"bytes": moved, "beats": beat, "bursts": burst_fire,
+                      "stalls": self.busy & ~beat}
+        assert tuple(increments) == COUNTER_KINDS
+        for tclass in TrafficClass:
+            for direction in Direction:
+                counters = self.counters[tclass.value][direction.value]
+                selected = (desc.tclass == tclass) & (desc.direction == direction)
+                for kind, increment in increments.items():
+                    counter = getattr(counters, kind)
+                    with m.If(self.counters_clear):
+                        m.d.sync += counter.eq(0)
+                    with m.Elif(selected):
+                        m.d.sync += counter.eq(counter + increment)

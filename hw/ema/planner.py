@@ -1,0 +1,116 @@
+from amaranth import C, Cat, Module, Mux, Signal
+from amaranth.lib import stream, wiring
+from amaranth.lib.wiring import In, Out
+
+from .layouts import burst_layout, descriptor_layout
+
+__all__ = ["BurstPlanner"]
+
+# AXI forbids an INCR burst from crossing a 4 KB boundary.
+PAGE_BYTES = 4096
+
+
+class BurstPlanner(wiring.Component):
+    """Splits a 2-D descriptor into AXI INCR bursts.
+
+    Each row ``[addr + r * stride, addr + r * stride + row_bytes)`` is covered by bursts of
+    whole beats that start at the current byte address rounded down to a beat, and end at the
+    earliest of ``max_burst`` beats, the next 4 KB boundary and the row's last beat. Addresses
+    wrap modulo ``2^addr_width`` (the controller's window check keeps them from wrapping).
+
+    Parameters
+    ----------
+    ema : :class:`sw.config.EMAConfig`
+
+    Members
+    -------
+    cmd : ``In(stream.Signature(descriptor_layout(ema)))``
+        The descriptor; ``direction`` and ``tclass`` are ignored. ``rows`` and ``row_bytes``
+        must be non-zero (the controller refuses empty descriptors before they get here).
+    burst : ``Out(stream.Signature(burst_layout(ema)))``
+        The bursts in address order; ``last`` marks the descriptor's final burst.
+
+    Latency and throughput
+    ----------------------
+    ``latency`` (2) cycles from the ``cmd`` handshake to the first ``burst.valid``; then one
+    burst per cycle. A new ``cmd`` is accepted in the cycle after the last burst is planned.
+    """
+
+    latency = 2
+
+    def __init__(self, ema):
+        self._ema = ema
+        super().__init__({
+            "cmd": In(stream.Signature(descriptor_layout(ema))),
+            "burst": Out(stream.Signature(burst_layout(ema))),
+        })
+
+    def elaborate(self, platform):
+        m = Module()
+        ema = self._ema
+        shift = ema.beat_shift
+        beat_bytes = ema.data_bytes
+
+        busy = Signal()
+        rows_left = Signal(ema.rows_bits)
+        row_addr = Signal(ema.addr_width)
+        cur = Signal(ema.addr_width)
+        row_rem = Signal(ema.row_bytes_bits)
+        row_first = Signal()
+        row_bytes = Signal(ema.row_bytes_bits)
+        stride = Signal(ema.addr_width)
+
+        m.d.comb += self.cmd.ready.eq(~busy)
+        with m.If(self.cmd.valid & ~busy):
+            cmd = self.cmd.payload
+            m.d.sync += [
+                busy.eq(1), rows_left.eq(cmd.rows), row_addr.eq(cmd.addr), cur.eq(cmd.addr),
+                row_rem.eq(cmd.row_bytes), row_first.eq(1), row_bytes.eq(cmd.row_bytes),
+                stride.eq(cmd.stride),
+            ]
+
+        offset = Signal(shift)
+        beat_addr = Signal(ema.addr_width)
+        m.d.comb += [offset.eq(cur[:shift]), beat_addr.eq(Cat(C(0, shift), cur[shift:]))]
+        span_beats = Signal(ema.row_bytes_bits + 1)
+        m.d.comb += span_beats.eq((offset + row_rem + beat_bytes - 1) >> shift)
+        page_beats = Signal(range(PAGE_BYTES // beat_bytes + 1))
+        m.d.comb += page_beats.eq(PAGE_BYTES // beat_bytes - cur[shift:12])
+        limit_beats = Signal(range(max(ema.max_burst, PAGE_BYTES // beat_bytes) + 1))
+        m.d.comb += limit_beats.eq(Mux(page_beats < ema.max_burst, page_beats, ema.max_burst))
+        beats = Signal(range(257))
+        row_ends = Signal()
+        m.d.comb += [
+            row_ends.eq(span_beats <= limit_beats),
+            beats.eq(Mux(row_ends, span_beats, limit_beats)),
+        ]
+        desc_ends = row_ends & (rows_left == 1)
+
+        with m.If(self.burst.ready):
+            m.d.sync += self.burst.valid.eq(0)
+        with m.If(busy & (~self.burst.valid | self.burst.ready)):
+            out = self.burst.payload
+            m.d.sync += [
+                self.burst.valid.eq(1),
+                out.addr.eq(beat_addr),
+                out.len.eq(beats - 1),
+                out.offset.eq(offset),
+                out.row_first.eq(row_first),
+                out.row_last.eq(row_ends),
+                out.last.eq(desc_ends),
+            ]
+            with m.If(row_ends):
+                next_row = row_addr + stride
+                m.d.sync += [
+                    rows_left.eq(rows_left - 1), row_addr.eq(next_row), cur.eq(next_row),
+                    row_rem.eq(row_bytes), row_first.eq(1),
+                ]
+                with m.If(desc_ends):
+                    m.d.sync += busy.eq(0)
+            with m.Else():
+                m.d.sync += [
+                    cur.eq(beat_addr + (beats << shift)),
+                    row_rem.eq(row_rem + offset - (beats << shift)),
+                    row_first.eq(0),
+                ]
+        return m
