@@ -15,7 +15,8 @@ hardware must match :func:`matmul` bit for bit.
 import numpy as np
 
 __all__ = ["act_range", "weight_range", "slices", "from_slices", "to_low_precision",
-           "effective_activations", "matmul", "slice_counts", "useful_slice_macs"]
+           "effective_activations", "matmul", "slice_counts", "useful_slice_macs",
+           "stream_beats"]
 
 
 def act_range(cfg):
@@ -101,3 +102,39 @@ def slice_counts(high_rows, cfg):
 def useful_slice_macs(high_rows, k, n, cfg):
     """Slice-MACs a tile needs: every token's slice count times ``k * n``."""
     return int(slice_counts(high_rows, cfg).sum()) * k * n
+
+
+def stream_beats(a, w, high_rows, os_mode, cfg):
+    """The operand beats a tile needs, in stream order, as lists of lane values.
+
+    Returns ``(prec, act, wgt)``: ``prec`` one int per group of ``rows`` tokens (bit ``r`` set
+    when token ``g * rows + r`` is high); ``act`` lists of ``rows`` activations; ``wgt`` lists
+    of ``cols`` weights. ``w`` must have ``cols`` columns. Lanes past the tile are zero. See
+    :class:`hw.dbsc.DBSCArray` for the order.
+    """
+    a = _checked(a, act_range(cfg), "activations")
+    w = _checked(w, weight_range(cfg), "weights")
+    high = np.asarray(high_rows, dtype=bool)
+    m, k = a.shape
+    rows = cfg.rows
+    if w.shape != (k, cfg.cols):
+        raise ValueError(f"weights must be {k} x {cfg.cols} (got {w.shape})")
+    groups = -(-m // rows)
+    padded_high = np.zeros(groups * rows, dtype=bool)
+    padded_high[:m] = high
+    prec = [int(sum(1 << r for r in range(rows) if padded_high[g * rows + r]))
+            for g in range(groups)]
+    if os_mode:
+        padded = np.zeros((groups * rows, k), dtype=np.int64)
+        padded[:m] = a
+        act = [padded[g * rows:(g + 1) * rows, kk].tolist()
+               for g in range(groups) for kk in range(k)]
+        wgt = [w[kk].tolist() for _ in range(groups) for kk in range(k)]
+    else:
+        chunks = -(-k // rows)
+        padded = np.zeros((m, chunks * rows), dtype=np.int64)
+        padded[:, :k] = a
+        act = [padded[i, j * rows:(j + 1) * rows].tolist()
+               for j in range(chunks) for i in range(m)]
+        wgt = [w[kk].tolist() for kk in range(k)]
+    return prec, act, wgt

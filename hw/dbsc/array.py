@@ -1,0 +1,493 @@
+"""The DBSC dual-mode bit-slice PE array with its tile sequencer (docs/dbsc.md)."""
+
+from amaranth import Array, Cat, Const, Module, Mux, Signal, signed, unsigned
+from amaranth.lib import stream, wiring
+from amaranth.lib.memory import Memory
+from amaranth.lib.wiring import In, Out
+
+from sw.config import DBSCConfig
+from .command import (COUNT_BITS, Command, Mode, Precision, act_layout, precision_layout, result_layout,
+                      weight_layout)
+from .pe import SlicePE, slice_layout
+
+__all__ = ["DBSCArray"]
+
+
+def _ceil_div(a, b):
+    return -(-a // b)
+
+
+class DBSCArray(wiring.Component):
+    """A ``rows x cols`` bit-slice PE array computing one tile per command,
+    ``result (m x cols) = act (m x k) @ weights (k x cols)``, in either dataflow.
+
+    Activations are fed most significant slice first, one ``slice_bits`` slice per cycle: a
+    high-precision token takes ``slices_high`` cycles per activation beat, a low-precision one
+    ``slices_low`` cycles (its low slices are never issued). Every PE is a
+    :class:`~hw.dbsc.pe.SlicePE` around one :class:`~hw.common.SignedMAC`.
+
+    *Weight-stationary* (``Mode.WS``): the reduction is cut into chunks of ``rows``; each chunk's
+    ``rows x cols`` weights sit in the PEs (double-buffered, the next chunk loads while the
+    current one computes), the tokens stream through one per activation beat with their own
+    precision, partial sums flow down the columns and are accumulated over the chunks in an
+    ``max_m x cols`` accumulator memory; the last chunk streams the results out.
+
+    *Output-stationary* (``Mode.OS``): tokens are taken in groups of ``rows`` (PE row ``r``
+    holds token ``g * rows + r``); for each of the ``k`` steps one activation beat (the group's
+    ``k``-th column) and one weight beat (weight row ``k``) enter, skewed by one cycle per
+    row/column, and the sums stay in the PEs. A group is high precision if any of its tokens is
+    (see docs/dbsc.md: order the tokens by precision). The finished group is read out one
+    result row per cycle while the next group computes.
+
+    Parameters
+    ----------
+    config : :class:`sw.config.DBSCConfig`
+
+    Members
+    -------
+    cmd : ``In(stream.Signature(Command))``
+        Tiles; accepted only while not ``busy``. See :class:`~hw.dbsc.command.Command`.
+    act : ``In(stream.Signature(act_layout(config)))``
+        Activation beats, ``rows`` lanes. WS: for each chunk ``j``, for each token ``i``, the
+        lanes are ``act[i, j*rows : (j+1)*rows]`` (lanes past ``k`` are ignored). OS: for each
+        group ``g``, for each step ``kk``, lane ``r`` is ``act[g*rows + r, kk]`` (lanes past
+        ``m`` are ignored).
+    wgt : ``In(stream.Signature(weight_layout(config)))``
+        Weight rows, ``cols`` lanes. WS: ``weights[0 .. k-1]`` once. OS: ``weights[0 .. k-1]``
+        again for every group.
+    prec : ``In(stream.Signature(unsigned(rows)))``
+        With ``Precision.BITMAP``: ``ceil(m / rows)`` beats before any operand, bit ``r`` of
+        beat ``g`` set when token ``g * rows + r`` is high precision.
+    res : ``Out(stream.Signature(result_layout(config)))``
+        ``m`` result rows, in token order.
+    busy : ``Out(1)``
+        From the accepted command to its last result.
+    done : ``Out(1)``
+        One-cycle pulse when a command finishes or is rejected.
+    error : ``Out(1)``
+        Set when a command is rejected (``m`` or ``k`` outside ``1 .. max``, reserved
+        precision, or a dataflow the build lacks): nothing is consumed or produced. Cleared by
+        the next accepted command.
+
+    Latency and throughput
+    ----------------------
+    Both dataflows issue one slice per PE per cycle with no bubbles between beats, tokens,
+    chunks or groups as long as the operands keep up. :meth:`ws_latency` and
+    :meth:`os_latency` give the cycles from the last activation beat of a token (WS) or of a
+    group (OS) to its first result; :meth:`ideal_cycles` the cycles of a whole tile without
+    stalls.
+    """
+
+    def __init__(self, config):
+        if not isinstance(config, DBSCConfig):
+            raise TypeError(f"DBSCArray takes a DBSCConfig (got {type(config).__name__})")
+        self.config = config
+        self._set_lanes()
+        super().__init__({
+            "cmd": In(stream.Signature(Command)),
+            "act": In(stream.Signature(act_layout(config))),
+            "wgt": In(stream.Signature(weight_layout(config))),
+            "prec": In(stream.Signature(precision_layout(config))),
+            "res": Out(stream.Signature(result_layout(config))),
+            "busy": Out(1),
+            "done": Out(1),
+            "error": Out(1),
+        })
+
+    def _set_lanes(self):
+        cfg = self.config
+        #: Width of the activation piece one PE multiplies per cycle.
+        self.lane_bits = cfg.slice_bits
+        self.slices_high = cfg.slices_high
+        self.slices_low = cfg.slices_low
+
+    @property
+    def max_shift(self):
+        return (self.slices_high - 1) * self.lane_bits
+
+    # Timing model ------------------------------------------------------------------------
+
+    def ws_latency(self, slices):
+        """Cycles from a WS token's (last chunk's) activation beat handshake to its result
+        beat's ``valid``, for a token of ``slices`` slices: the hold register, the slices, the
+        row and column skew, the PE's two registers and the accumulator stage."""
+        return slices + self.config.rows + self.config.cols + 1
+
+    def os_latency(self, slices):
+        """Cycles from an OS group's last activation beat handshake to its first result row."""
+        return slices + self.config.cols + 3
+
+    def ideal_cycles(self, mode, m, k, slices_per_token):
+        """Cycles from command handshake to the last result handshake with operands always
+        valid and results always ready, where ``slices_per_token`` lists each token's slice
+        count (OS groups take the largest of their tokens). Precision bitmap beats excluded."""
+        rows = self.config.rows
+        if mode == Mode.WS:
+            chunks = _ceil_div(k, rows)
+            issue = chunks * sum(slices_per_token)
+            return 1 + issue + self.ws_latency(slices_per_token[-1]) - slices_per_token[-1]
+        groups = [max(slices_per_token[g:g + rows]) for g in range(0, m, rows)]
+        issue = k * sum(groups)
+        tail = self.os_latency(groups[-1]) - groups[-1] + min(rows, m - (len(groups) - 1) * rows)
+        return 1 + issue + tail
+
+    # Hardware ----------------------------------------------------------------------------
+
+    def elaborate(self, platform):
+        m = Module()
+        cfg = self.config
+        rows, cols = cfg.rows, cfg.cols
+        lane_bits, act_bits = self.lane_bits, cfg.act_bits_high
+        has_ws, has_os = cfg.supports_ws, cfg.supports_os
+        low_bits = cfg.act_bits_high - cfg.act_bits_low
+
+        # Command, status -------------------------------------------------------------------
+        os_mode = Signal()
+        tile_m = Signal(COUNT_BITS)
+        tile_k = Signal(COUNT_BITS)
+        precision = Signal(2)
+        prec_loading = Signal()
+        issue_done = Signal()
+        compute_done = Signal()
+        advance = Signal()
+
+        # The whole array advances unless a finished result cannot leave.
+        m.d.comb += advance.eq(~(self.res.valid & ~self.res.ready))
+        m.d.comb += self.cmd.ready.eq(~self.busy)
+        m.d.sync += self.done.eq(0)
+
+        c = self.cmd.payload
+        mode_ok = Mux(c.mode == Mode.WS, int(has_ws), int(has_os))
+        bad = ((c.m == 0) | (c.m > cfg.max_m) | (c.k == 0) | (c.k > cfg.max_k)
+               | (c.precision == 3) | ~mode_ok)
+        accept = Signal()
+        m.d.comb += accept.eq(self.cmd.valid & self.cmd.ready & ~bad)
+        with m.If(self.cmd.valid & self.cmd.ready & bad):
+            m.d.sync += [self.error.eq(1), self.done.eq(1)]
+        with m.If(accept):
+            m.d.sync += [
+                self.error.eq(0), self.busy.eq(1),
+                os_mode.eq(c.mode == Mode.OS), tile_m.eq(c.m), tile_k.eq(c.k),
+                precision.eq(c.precision),
+                prec_loading.eq(c.precision == Precision.BITMAP),
+                issue_done.eq(0), compute_done.eq(0),
+            ]
+        with m.If(self.busy & compute_done & ~self.res.valid):
+            m.d.sync += [self.busy.eq(0), self.done.eq(1)]
+
+        # Precision bitmap ------------------------------------------------------------------
+        groups_max = _ceil_div(cfg.max_m, rows)
+        m.submodules.prec_mem = prec_mem = Memory(shape=unsigned(rows), depth=groups_max,
+                                                  init=[])
+        prec_w = prec_mem.write_port()
+        prec_r = prec_mem.read_port(domain="comb")
+        prec_addr = Signal(range(groups_max))
+        prec_left = Signal(range(cfg.max_m + 1))
+        with m.If(accept):
+            m.d.sync += [prec_addr.eq(0), prec_left.eq(c.m)]
+        m.d.comb += [
+            self.prec.ready.eq(self.busy & prec_loading),
+            prec_w.addr.eq(prec_addr),
+            prec_w.data.eq(self.prec.payload),
+            prec_w.en.eq(self.prec.valid & self.prec.ready),
+        ]
+        with m.If(self.prec.valid & self.prec.ready):
+            m.d.sync += [prec_addr.eq(prec_addr + 1), prec_left.eq(prec_left - rows)]
+            with m.If(prec_left <= rows):
+                m.d.sync += prec_loading.eq(0)
+
+        def token_high(bitmap_bit):
+            return Mux(precision == Precision.BITMAP, bitmap_bit,
+                       precision == Precision.ALL_HIGH)
+
+        # Issue stage: one activation beat held, its slices issued top first ----------------
+        hold_valid = Signal()
+        hold_act = Signal(unsigned(act_bits * rows))
+        hold_slices = Signal(range(self.slices_high + 1))
+        hold_step = Signal(range(self.slices_high))
+        hold_shift = Signal(range(self.max_shift + 1))
+        hold_first = Signal()
+        hold_last = Signal()
+        hold_swap = Signal()
+        finishing = Signal()
+        take = Signal()
+        issuing = Signal()
+        new_slices = Signal.like(hold_slices)
+        new_first = Signal()
+        new_last = Signal()
+        new_swap = Signal()
+        new_high = Signal(rows)
+
+        m.d.comb += [
+            finishing.eq(hold_valid & (hold_step == hold_slices - 1)),
+            issuing.eq(self.busy & ~prec_loading & ~issue_done),
+        ]
+
+        layout = slice_layout(lane_bits, self.max_shift)
+        issued = [Signal(layout, name=f"issue_{r}") for r in range(rows)]
+        for r in range(rows):
+            lane = hold_act[r * act_bits:(r + 1) * act_bits]
+            m.d.comb += [
+                issued[r].value.eq(lane[act_bits - lane_bits:]),
+                issued[r].shift.eq(hold_shift),
+                issued[r].top.eq(hold_step == 0),
+                issued[r].first.eq(hold_first & (hold_step == 0)),
+                issued[r].last.eq(hold_last & (hold_step == hold_slices - 1)),
+                issued[r].swap.eq(hold_swap & (hold_step == 0)),
+                issued[r].valid.eq(hold_valid),
+            ]
+
+        with m.If(advance & hold_valid):
+            m.d.sync += [hold_step.eq(hold_step + 1), hold_shift.eq(hold_shift - lane_bits)]
+            shifted = Cat((hold_act[r * act_bits:(r + 1) * act_bits] << lane_bits)[:act_bits]
+                          for r in range(rows))
+            m.d.sync += hold_act.eq(shifted)
+            with m.If(finishing):
+                m.d.sync += hold_valid.eq(0)
+        with m.If(take):
+            lanes = []
+            for r in range(rows):
+                lane = self.act.payload[r]
+                if low_bits:
+                    # A low token skips its low slices; where its group or the bit-parallel
+                    # baseline still issues them, they must be zero.
+                    lane = Mux(new_high[r], lane, lane & Const(-(1 << low_bits), act_bits))
+                lanes.append(lane)
+            m.d.sync += [
+                hold_valid.eq(1), hold_step.eq(0), hold_shift.eq(self.max_shift),
+                hold_act.eq(Cat(lanes)), hold_slices.eq(new_slices),
+                hold_first.eq(new_first), hold_last.eq(new_last), hold_swap.eq(new_swap),
+            ]
+        m.d.comb += self.act.ready.eq(take)
+        can_take = advance & issuing & (~hold_valid | finishing)
+
+        def slices_for(high):
+            return Mux(high, self.slices_high, self.slices_low)
+
+        # Row skew: row r's slices reach PE column 0 r cycles after issue.
+        row_in = []
+        for r in range(rows):
+            signal = issued[r]
+            for d in range(r):
+                delayed = Signal(layout, name=f"row_skew_{r}_{d}")
+                with m.If(advance):
+                    m.d.sync += delayed.eq(signal)
+                signal = delayed
+            row_in.append(signal)
+
+        # PEs ---------------------------------------------------------------------------
+        pes = [[SlicePE(lane_bits, cfg.weight_bits, cfg.acc_bits, self.max_shift, has_ws,
+                        has_os) for _ in range(cols)] for _ in range(rows)]
+        for r in range(rows):
+            for col in range(cols):
+                pe = pes[r][col]
+                m.submodules[f"pe_{r}_{col}"] = pe
+                m.d.comb += [
+                    pe.act_in.eq(row_in[r] if col == 0 else pes[r][col - 1].act_out),
+                    pe.advance.eq(advance),
+                    pe.os_mode.eq(os_mode),
+                ]
+                if has_ws:
+                    m.d.comb += pe.psum_in.eq(0 if r == 0 else pes[r - 1][col].psum_out)
+
+        # Output register writes come from the OS readout or the WS accumulator stage.
+        with m.If(self.res.ready):
+            m.d.sync += self.res.valid.eq(0)
+        out_free = ~self.res.valid | self.res.ready
+
+        # Output-stationary ---------------------------------------------------------------
+        if has_os:
+            m.d.comb += self.wgt.ready.eq(Mux(os_mode, take, 0)) if has_ws else \
+                self.wgt.ready.eq(take)
+            hold_w = Signal(unsigned(cfg.weight_bits * cols))
+            with m.If(take):
+                m.d.sync += hold_w.eq(self.wgt.payload.as_value())
+            for col in range(cols):
+                signal = hold_w[col * cfg.weight_bits:(col + 1) * cfg.weight_bits].as_signed()
+                for d in range(col):
+                    delayed = Signal(signed(cfg.weight_bits), name=f"col_skew_{col}_{d}")
+                    with m.If(advance):
+                        m.d.sync += delayed.eq(signal)
+                    signal = delayed
+                m.d.comb += pes[0][col].w_in.eq(signal)
+                for r in range(1, rows):
+                    m.d.comb += pes[r][col].w_in.eq(pes[r - 1][col].w_out)
+
+            os_k = Signal(range(cfg.max_k))
+            os_left = Signal(range(cfg.max_m + 1))       # tokens in this group and after
+            os_group = Signal(range(groups_max))
+            outstanding = Signal()                        # a group awaits readout
+            rd_rows = Signal(range(rows + 1))
+            rd_last = Signal()
+            rd_row = Signal(range(rows))
+            captured = Signal(rows)
+
+            last_k = os_k == tile_k - 1
+            lane_live = Cat(Const(r, range(rows + 1)) < os_left for r in range(rows))
+            lane_high = Signal(rows)
+            group_high = Signal()
+            m.d.comb += [
+                lane_high.eq(Mux(precision == Precision.BITMAP, prec_r.data,
+                                 Mux(precision == Precision.ALL_HIGH, -1, 0))),
+                group_high.eq((lane_high & lane_live).any()),
+            ]
+            with m.If(os_mode):
+                m.d.comb += [
+                    prec_r.addr.eq(os_group),
+                    take.eq(can_take & self.act.valid & self.wgt.valid
+                            & (~last_k | ~outstanding)),
+                    new_slices.eq(slices_for(group_high)),
+                    new_first.eq(os_k == 0),
+                    new_last.eq(last_k),
+                    new_swap.eq(0),
+                    new_high.eq(lane_high),
+                ]
+
+            with m.If(accept):
+                m.d.sync += [os_k.eq(0), os_left.eq(c.m), os_group.eq(0), outstanding.eq(0),
+                             rd_row.eq(0), captured.eq(0)]
+
+            # Readout of the finished group, one row per cycle, behind the capture wavefront.
+            row_sums = Array(Cat(pes[r][col].psum_out for col in range(cols))
+                             for r in range(rows))
+            live_row = rd_row < rd_rows
+            with m.If(os_mode & outstanding & captured.bit_select(rd_row, 1)
+                      & (~live_row | out_free)):
+                with m.If(live_row):
+                    m.d.sync += [self.res.payload.as_value().eq(row_sums[rd_row]),
+                                 self.res.valid.eq(1)]
+                m.d.sync += [captured.bit_select(rd_row, 1).eq(0), rd_row.eq(rd_row + 1)]
+                with m.If(rd_row == rows - 1):
+                    m.d.sync += [rd_row.eq(0), outstanding.eq(0)]
+                    with m.If(rd_last):
+                        m.d.sync += compute_done.eq(1)
+            with m.If(advance & os_mode):
+                for r in range(rows):
+                    with m.If(pes[r][cols - 1].psum_valid):
+                        m.d.sync += captured[r].eq(1)
+
+            with m.If(os_mode & take):
+                m.d.sync += os_k.eq(os_k + 1)
+                with m.If(last_k):
+                    m.d.sync += [os_k.eq(0), os_left.eq(os_left - rows),
+                                 os_group.eq(os_group + 1), outstanding.eq(1),
+                                 rd_rows.eq(Mux(os_left < rows, os_left, rows)),
+                                 rd_last.eq(os_left <= rows)]
+                    with m.If(os_left <= rows):
+                        m.d.sync += issue_done.eq(1)
+
+        # Weight-stationary ---------------------------------------------------------------
+        if has_ws:
+            ws = ~os_mode if has_os else Const(1)
+            # Loader: fills the shadow weights of the next chunk, zero rows past k.
+            ld_left = Signal(range(cfg.max_k + 1))
+            ld_row = Signal(range(rows))
+            shadow_full = Signal()
+            # After a swap starts, PE (r, c) still reads its shadow register r + c cycles
+            # later; loading row r no earlier than cols cycles after the swap is issued keeps
+            # the loader behind that wavefront.
+            ld_wait = Signal(range(cols + 2))
+            need_beat = ld_left != 0
+            can_load = (self.busy & ws & ~shadow_full & (ld_wait == 0)
+                        & (need_beat | (ld_row != 0)))
+            load_step = Signal()
+            m.d.comb += load_step.eq(advance & can_load & (~need_beat | self.wgt.valid))
+            with m.If(ws):
+                m.d.comb += self.wgt.ready.eq(advance & can_load & need_beat)
+            load_data = Mux(need_beat, self.wgt.payload.as_value(), 0)
+            for r in range(rows):
+                for col in range(cols):
+                    pe = pes[r][col]
+                    m.d.comb += [
+                        pe.load.eq(load_step & (ld_row == r)),
+                        pe.load_data.eq(
+                            load_data[col * cfg.weight_bits:(col + 1) * cfg.weight_bits]),
+                    ]
+            with m.If(advance & (ld_wait != 0)):
+                m.d.sync += ld_wait.eq(ld_wait - 1)
+            with m.If(load_step):
+                m.d.sync += ld_row.eq(ld_row + 1)
+                with m.If(need_beat):
+                    m.d.sync += ld_left.eq(ld_left - 1)
+                with m.If(ld_row == rows - 1):
+                    m.d.sync += [ld_row.eq(0), shadow_full.eq(1)]
+
+            # Issue: every token of the chunk, each at its own precision.
+            ws_chunk_left = Signal(range(cfg.max_k + 1))   # weight rows in this chunk and after
+            ws_tokens_left = Signal(range(cfg.max_m + 1))
+            ws_group = Signal(range(groups_max))
+            ws_lane = Signal(range(rows))
+            ws_first_token = Signal()
+            token_is_high = token_high(prec_r.data.bit_select(ws_lane, 1))
+            with m.If(ws):
+                m.d.comb += [
+                    prec_r.addr.eq(ws_group),
+                    take.eq(can_take & self.act.valid & (~ws_first_token | shadow_full)),
+                    new_slices.eq(slices_for(token_is_high)),
+                    new_first.eq(1),
+                    new_last.eq(1),
+                    new_swap.eq(ws_first_token),
+                    new_high.eq(Mux(token_is_high, -1, 0)),
+                ]
+            with m.If(accept):
+                m.d.sync += [ld_left.eq(c.k), ld_row.eq(0), shadow_full.eq(0), ld_wait.eq(0),
+                             ws_chunk_left.eq(c.k), ws_tokens_left.eq(c.m), ws_group.eq(0),
+                             ws_lane.eq(0), ws_first_token.eq(1)]
+            with m.If(ws & take):
+                m.d.sync += [ws_tokens_left.eq(ws_tokens_left - 1), ws_lane.eq(ws_lane + 1),
+                             ws_first_token.eq(0)]
+                with m.If(ws_lane == rows - 1):
+                    m.d.sync += [ws_lane.eq(0), ws_group.eq(ws_group + 1)]
+                with m.If(ws_first_token):
+                    m.d.sync += [shadow_full.eq(0), ld_wait.eq(cols + 1)]
+                with m.If(ws_tokens_left == 1):
+                    m.d.sync += [ws_tokens_left.eq(tile_m), ws_lane.eq(0), ws_group.eq(0),
+                                 ws_first_token.eq(1), ws_chunk_left.eq(ws_chunk_left - rows)]
+                    with m.If(ws_chunk_left <= rows):
+                        m.d.sync += issue_done.eq(1)
+
+            # Bottom: de-skew the column sums, accumulate over chunks, emit on the last one.
+            bottom = []
+            for col in range(cols):
+                signal = pes[rows - 1][col].psum_out
+                for d in range(cols - 1 - col):
+                    delayed = Signal(signed(cfg.acc_bits), name=f"deskew_{col}_{d}")
+                    with m.If(advance):
+                        m.d.sync += delayed.eq(signal)
+                    signal = delayed
+                bottom.append(signal)
+            m.submodules.acc_mem = acc_mem = Memory(
+                shape=unsigned(cfg.acc_bits * cols), depth=cfg.max_m, init=[])
+            acc_w = acc_mem.write_port()
+            acc_r = acc_mem.read_port(domain="comb")
+            bot_m = Signal(range(cfg.max_m))
+            bot_tokens_left = Signal(range(cfg.max_m + 1))
+            bot_chunk_left = Signal(range(cfg.max_k + 1))
+            bot_first_chunk = Signal()
+            bot_valid = ws & advance & pes[rows - 1][cols - 1].psum_valid
+            bot_last_chunk = bot_chunk_left <= rows
+            sums = []
+            for col in range(cols):
+                before = acc_r.data[col * cfg.acc_bits:(col + 1) * cfg.acc_bits].as_signed()
+                sums.append((Mux(bot_first_chunk, 0, before) + bottom[col])[:cfg.acc_bits])
+            m.d.comb += [
+                acc_r.addr.eq(bot_m),
+                acc_w.addr.eq(bot_m),
+                acc_w.data.eq(Cat(sums)),
+                acc_w.en.eq(bot_valid & ~bot_last_chunk),
+            ]
+            with m.If(accept):
+                m.d.sync += [bot_m.eq(0), bot_tokens_left.eq(c.m), bot_chunk_left.eq(c.k),
+                             bot_first_chunk.eq(1)]
+            with m.If(bot_valid):
+                with m.If(bot_last_chunk):
+                    m.d.sync += [self.res.payload.as_value().eq(Cat(sums)),
+                                 self.res.valid.eq(1)]
+                m.d.sync += [bot_m.eq(bot_m + 1), bot_tokens_left.eq(bot_tokens_left - 1)]
+                with m.If(bot_tokens_left == 1):
+                    m.d.sync += [bot_m.eq(0), bot_tokens_left.eq(tile_m),
+                                 bot_chunk_left.eq(bot_chunk_left - rows),
+                                 bot_first_chunk.eq(0)]
+                    with m.If(bot_last_chunk):
+                        m.d.sync += compute_done.eq(1)
+        return m
