@@ -117,19 +117,29 @@ class DBSCArray(wiring.Component):
         """Cycles from an OS group's last activation beat handshake to its first result row."""
         return slices + self.config.cols + 3
 
-    def ideal_cycles(self, mode, m, k, slices_per_token):
-        """Cycles from command handshake to the last result handshake with operands always
-        valid and results always ready, where ``slices_per_token`` lists each token's slice
-        count (OS groups take the largest of their tokens). Precision bitmap beats excluded."""
+    def ideal_cycles(self, mode, k, slices_per_token, bitmap=True):
+        """Cycles from the command handshake to the last result handshake when operands are
+        always valid and results always ready; ``slices_per_token`` lists each token's slice
+        count (an OS group takes the largest of its tokens), ``bitmap`` whether precision beats
+        come first.
+
+        WS: the first chunk's weights (``rows`` beats) load before the first token; every later
+        chunk loads behind the current one. OS: exact while each group's ``k * slices`` is at
+        least ``rows + cols + 4``; shorter groups wait for the previous group's readout.
+        """
         rows = self.config.rows
+        m = len(slices_per_token)
+        groups = _ceil_div(m, rows)
+        prec_beats = groups if bitmap else 0
+        last = slices_per_token[-1]
         if mode == Mode.WS:
-            chunks = _ceil_div(k, rows)
-            issue = chunks * sum(slices_per_token)
-            return 1 + issue + self.ws_latency(slices_per_token[-1]) - slices_per_token[-1]
-        groups = [max(slices_per_token[g:g + rows]) for g in range(0, m, rows)]
-        issue = k * sum(groups)
-        tail = self.os_latency(groups[-1]) - groups[-1] + min(rows, m - (len(groups) - 1) * rows)
-        return 1 + issue + tail
+            issue = _ceil_div(k, rows) * sum(slices_per_token)
+            return 1 + max(prec_beats, rows) + issue - last + self.ws_latency(last)
+        group_slices = [max(slices_per_token[g * rows:(g + 1) * rows]) for g in range(groups)]
+        issue = k * sum(group_slices)
+        last = group_slices[-1]
+        rows_last = m - (groups - 1) * rows
+        return prec_beats + issue - last + self.os_latency(last) + rows_last
 
     # Hardware ----------------------------------------------------------------------------
 

@@ -1,0 +1,129 @@
+"""DBSC benchmark: cycle counts of the generated RTL in Amaranth's simulator, and synthesis of
+DBSC next to the bit-parallel baseline when ``sw.flows.synth`` is available.
+
+Figures (``.venv/bin/sdproc bench --only dbsc``):
+
+- ``utilization_ws`` / ``utilization_os``: useful slice-MACs / (PEs x cycles), from the command
+  handshake to the last result handshake (fill and drain included), a large all-high tile,
+  operands always valid and results always ready.
+- ``low_to_high_cycle_ratio``: cycles of the same tile all low / all high (WS and OS).
+- ``mixed_cycle_ratio_44_8``: the same with 44.8 % of the tokens low (OS with the tokens
+  ordered by precision, see docs/dbsc.md; WS in any order).
+- ``generate_seconds_paper``: measured separately (CPU-heavy); see docs/dbsc.md.
+"""
+
+import random
+
+import numpy as np
+from amaranth.sim import Simulator
+
+from hw.dbsc import BitParallelArray, Command, DBSCArray, Mode, Precision
+from hw.dbsc.command import act_layout, result_layout, weight_layout
+from sw.golden import dbsc as golden
+
+__all__ = ["simulate_tiles", "random_tile", "run"]
+
+
+def random_tile(cfg, m, k, low_share, r: np.random.Generator, order_by_precision=False):
+    """Full-range random activations (m x k), weights (k x cols) and a precision map with
+    ``round(low_share * m)`` low tokens, at random positions or (``order_by_precision``) high
+    ones first."""
+    lo, hi = golden.act_range(cfg)
+    wlo, whi = golden.weight_range(cfg)
+    a = r.integers(lo, hi + 1, (m, k))
+    w = r.integers(wlo, whi + 1, (k, cfg.cols))
+    high = np.ones(m, dtype=bool)
+    low_count = int(round(low_share * m))
+    if order_by_precision:
+        high[m - low_count:] = False
+    else:
+        high[r.choice(m, low_count, replace=False)] = False
+    return a, w, high
+
+
+def simulate_tiles(dut, tiles, gap=0.0, seed=0, deadline_cycles=2_000_000):
+    """Run ``tiles`` (``(mode, precision, a, w, high)``) back to back through ``dut`` in
+    Amaranth's simulator, one cycle per Python step.
+
+    Every stream idles with probability ``gap`` per beat (``res.ready`` too). Returns one
+    ``(results, cycles)`` per tile: the result rows as an int64 array, and the cycles from the
+    command handshake to the last result handshake, inclusive.
+    """
+    cfg = dut.config
+    act_l, wgt_l, res_l = act_layout(cfg), weight_layout(cfg), result_layout(cfg)
+    r = random.Random(seed)
+    out = []
+
+    def pause():
+        return gap > 0 and r.random() < gap
+
+    async def testbench(ctx):
+        for mode, precision, a, w, high in tiles:
+            m_tokens, k = a.shape
+            prec, act, wgt = golden.stream_beats(a, w, high, mode == Mode.OS, cfg)
+            if precision != Precision.BITMAP:
+                prec = []
+            act = [act_l.const(beat) for beat in act]
+            wgt = [wgt_l.const(beat) for beat in wgt]
+            command = Command.const({"mode": mode, "precision": precision.value,
+                                     "m": m_tokens, "k": k})
+            ctx.set(dut.cmd.payload, command)
+            ctx.set(dut.cmd.valid, 1)
+            while not (await ctx.tick().sample(dut.cmd.ready))[2]:
+                pass
+            ctx.set(dut.cmd.valid, 0)
+            streams = [(dut.prec, prec), (dut.act, act), (dut.wgt, wgt)]
+            sent = [0, 0, 0]
+            offered = [False, False, False]
+            results = []
+            cycles = 0
+            while len(results) < m_tokens:
+                for i, (port, beats) in enumerate(streams):
+                    if not offered[i] and sent[i] < len(beats) and not pause():
+                        offered[i] = True
+                    ctx.set(port.valid, offered[i])
+                    if offered[i]:
+                        ctx.set(port.payload, beats[sent[i]])
+                ctx.set(dut.res.ready, not pause())
+                sampled = await ctx.tick().sample(
+                    dut.prec.ready, dut.act.ready, dut.wgt.ready, dut.res.valid,
+                    dut.res.ready, dut.res.payload)
+                readies, (res_valid, res_ready, payload) = sampled[2:5], sampled[5:]
+                cycles += 1
+                for i in range(3):
+                    if offered[i] and readies[i]:
+                        offered[i] = False
+                        sent[i] += 1
+                if res_valid and res_ready:
+                    results.append([int(v) for v in res_l.from_bits(payload.as_value().value)])
+            for port, _ in streams:
+                ctx.set(port.valid, 0)
+            ctx.set(dut.res.ready, 0)
+            while ctx.get(dut.busy):
+                await ctx.tick()
+            assert sent == [len(prec), len(act), len(wgt)], "operands left over"
+            out.append((np.array(results, dtype=np.int64), cycles))
+
+    sim = Simulator(dut)
+    sim.add_clock(1e-8)
+    finished = []
+
+    async def watchdog(ctx):
+        for _ in range(deadline_cycles):
+            if finished:
+                return
+            await ctx.tick()
+        raise AssertionError(f"tiles did not finish within {deadline_cycles} cycles")
+
+    async def tracked(ctx):
+        await testbench(ctx)
+        finished.append(True)
+
+    sim.add_testbench(tracked)
+    sim.add_testbench(watchdog)
+    sim.run()
+    return out
+
+
+def run(config):
+    raise NotImplementedError
