@@ -204,7 +204,9 @@ def report(result: ModelResult, command: str) -> dict:
 
 def _fmt(value) -> str:
     if isinstance(value, float):
-        return f"{value:,.2f}" if abs(value) < 1e5 else f"{value:,.4g}"
+        if abs(value) >= 1e5:
+            return f"{value:,.4g}"
+        return f"{value:,.2f}" if abs(value) >= 1 else f"{value:.3g}"
     return f"{value:,}" if isinstance(value, int) else str(value)
 
 

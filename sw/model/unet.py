@@ -91,16 +91,18 @@ class UNetSpec:
         if len(self.attention_levels) != levels:
             errors.append(f"attention_levels has {len(self.attention_levels)} entries, "
                           f"must have {levels} (one per block_channels entry)")
-        for c in self.block_channels:
-            if not (isinstance(c, int) and c > 0 and c % self.heads == 0
-                    and c % self.norm_groups == 0):
-                errors.append(f"block_channels entry {c!r} must be a positive multiple of "
-                              f"heads={self.heads} and norm_groups={self.norm_groups}")
+        scalars_ok = True
         for name in ("latent_channels", "down_resblocks", "up_resblocks", "heads",
                      "text_tokens", "text_width", "ffn_mult", "time_width", "norm_groups"):
             value = getattr(self, name)
             if not (isinstance(value, int) and value >= 1):
                 errors.append(f"{name}={value!r} must be an integer >= 1")
+                scalars_ok = False
+        for c in self.block_channels if scalars_ok else ():
+            if not (isinstance(c, int) and c > 0 and c % self.heads == 0
+                    and c % self.norm_groups == 0):
+                errors.append(f"block_channels entry {c!r} must be a positive multiple of "
+                              f"heads={self.heads} and norm_groups={self.norm_groups}")
         if errors:
             raise ValueError("invalid U-Net spec:\n  " + "\n  ".join(errors))
 
