@@ -1,8 +1,8 @@
 """cocotb testbench of TIPS on its emitted Verilog, against the golden model.
 
 Tiles come from :mod:`tests.tips.cases`, generated here from the seed and sizes in the test
-arguments (the beats are too large to pass through the environment); commands, probabilities and both output streams run with random gaps and
-backpressure; after every tile the bitmap buffer is read back through its read port.
+arguments (the beats are too large to pass through the environment); commands, probabilities
+and both output streams run with random gaps and backpressure; after every tile the bitmap buffer is read back through its read port.
 """
 
 import warnings
