@@ -2,7 +2,8 @@
 
 Tiles come from :mod:`tests.tips.cases`, generated here from the seed and sizes in the test
 arguments (the beats are too large to pass through the environment); commands, probabilities
-and both output streams run with random gaps and backpressure; after every tile the bitmap buffer is read back through its read port.
+and both output streams run with random gaps and backpressure; after every tile the bitmap
+buffer is read back through its read port.
 """
 
 import warnings
