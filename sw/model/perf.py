@@ -12,13 +12,13 @@ times) run in one of the two dataflows paper.md assigns:
 - output-stationary (OS; QK^T, AV, FFN): a ``rows x cols`` tile of the output (``rows`` tokens
   by ``cols`` outputs) accumulates while K streams:
   ``tiles = ceil(M / rows) * ceil(N / cols)``, ``cycles/tile = K * slices``, tokens grouped
-  by precision so that a tile is all-high or all-low.
+  ordered by precision (high first) so that only the boundary tile mixes them.
 
 Pipeline fill and drain (``rows + cols`` cycles) are paid once per layer: the model assumes
 stationary operands are double-buffered so tiles follow back to back (assumption P1 in
-:data:`ASSUMPTIONS`). These are the formulas of this module, used until the DBSC block publishes
-its own (see :func:`dbsc_formula`); the RTL cycle counts of ``sdproc bench --only dbsc`` check
-them when present.
+:data:`ASSUMPTIONS`). :func:`gemm_cycles` is this idealised formula; the model uses the DBSC
+RTL's own timing model instead whenever ``hw.dbsc`` is in the checkout (:func:`dbsc_formula`),
+and the report sets it next to the RTL utilization ``sdproc bench --only dbsc`` measures.
 """
 
 from __future__ import annotations
@@ -41,8 +41,11 @@ ASSUMPTIONS = {
           "overlap compute (the array is never starved), and non-GEMM operations (norms, "
           "softmax, SiLU, GEGLU gate) run on side units in parallel.",
     "P3": "Only the FFN uses low precision (TIPS); every other layer runs at high precision.",
-    "P4": "The tokens of a layer are reordered by precision, so an OS tile is all-high or "
-          "all-low.",
+    "P4": "The tokens of a layer are reordered by precision (high first), so only the OS "
+          "group on the boundary mixes them (and runs at high precision).",
+    "P5": "With the RTL's timing model: an OS group shorter than the previous group's "
+          "readout (k * slices < rows + cols + 4) waits for it; a reduction longer than "
+          "dbsc.max_k is split into commands whose partial sums are added outside the array.",
 }
 
 #: Dataflow of each layer kind (paper.md: WS for convolution-as-GEMM and projections, OS for
@@ -76,20 +79,48 @@ def dataflow_of(config: ProcessorConfig, kind: str) -> str:
 
 
 def dbsc_formula():
-    """The DBSC block's own cycle formula, if it publishes one.
+    """The DBSC RTL's own timing model, if the block is in the checkout.
 
-    Looks for ``gemm_cycles(config, mode, m, k, n, high_rows, low_rows)`` in ``sw.golden.dbsc``
-    or ``sw.bench.dbsc``; returns ``(function, "module.function")`` or ``None``.
+    Returns ``(function, name)`` where ``function`` has the signature of :func:`gemm_cycles`,
+    or ``None``. It splits a GEMM into the array's commands (``cols`` outputs each, at most
+    ``max_m`` tokens and ``max_k`` reduction steps, tokens ordered high precision first: P4)
+    and sums ``DBSCArray.ideal_cycles`` over them. ``ideal_cycles`` is exact for OS only while
+    a group's ``k * slices`` covers the readout of the previous group (``rows + cols + 4``
+    cycles, hw/dbsc/array.py); shorter groups wait, and that wait is added here (assumption
+    P5). Partial sums of a reduction longer than ``max_k`` are added outside the array.
     """
-    for module_name in ("sw.golden.dbsc", "sw.bench.dbsc"):
-        try:
-            module = importlib.import_module(module_name)
-        except ImportError:
-            continue
-        function = getattr(module, "gemm_cycles", None)
-        if callable(function):
-            return function, f"{module_name}.gemm_cycles"
-    return None
+    try:
+        from hw.dbsc import DBSCArray, Mode
+    except ImportError:
+        return None
+    if not hasattr(DBSCArray, "ideal_cycles"):
+        return None
+    arrays = {}
+
+    def rtl_gemm_cycles(config, mode, m, k, n, high_rows, low_rows):
+        d = config.dbsc
+        if high_rows + low_rows != m:
+            raise ValueError(f"high_rows={high_rows} + low_rows={low_rows} must equal m={m}")
+        array = arrays.get(d)
+        if array is None:
+            array = arrays[d] = DBSCArray(d)
+        tokens = [d.slices_high] * high_rows + [d.slices_low] * low_rows
+        k_parts = math.ceil(k / d.max_k)
+        k_sizes = [k // k_parts + (1 if i < k % k_parts else 0) for i in range(k_parts)]
+        readout = d.rows + d.cols + 4
+        total = 0
+        for start in range(0, m, d.max_m):
+            chunk = tokens[start:start + d.max_m]
+            for kk in k_sizes:
+                if mode == "ws":
+                    total += array.ideal_cycles(Mode.WS, kk, chunk)
+                    continue
+                total += array.ideal_cycles(Mode.OS, kk, chunk)
+                groups = [max(chunk[g:g + d.rows]) for g in range(0, len(chunk), d.rows)]
+                total += sum(max(0, readout - kk * g) for g in groups[1:])
+        return total * math.ceil(n / d.cols)
+
+    return rtl_gemm_cycles, "hw.dbsc.DBSCArray.ideal_cycles"
 
 
 def gemm_cycles(config: ProcessorConfig, mode: str, m: int, k: int, n: int,
@@ -103,14 +134,11 @@ def gemm_cycles(config: ProcessorConfig, mode: str, m: int, k: int, n: int,
         tiles = math.ceil(k / r) * math.ceil(n / c)
         per_tile = high_rows * d.slices_high + low_rows * d.slices_low
     elif mode == "os":
-        col_tiles = math.ceil(n / c)
-        per_tile = 0
-        tiles = 0
-        for rows_of, slices in ((high_rows, d.slices_high), (low_rows, d.slices_low)):
-            row_tiles = math.ceil(rows_of / r)
-            tiles += row_tiles * col_tiles
-            per_tile += row_tiles * col_tiles * k * slices
-        return per_tile + r + c
+        # Tokens ordered high first (P4): the group on the boundary runs at high precision.
+        high_groups = math.ceil(high_rows / r)
+        low_groups = math.ceil(m / r) - high_groups
+        per_column_tile = k * (high_groups * d.slices_high + low_groups * d.slices_low)
+        return math.ceil(n / c) * per_column_tile + r + c
     else:
         raise ValueError(f"mode={mode!r} must be 'ws' or 'os'")
     return tiles * per_tile + r + c

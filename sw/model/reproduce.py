@@ -240,7 +240,13 @@ def render_markdown(data: dict) -> str:
               f"({d['ms_per_iter']:.1f} ms at {data['config']['top']['clock_mhz']:g} MHz; "
               f"formula `{d['cycle_formula']}`)",
               f"- effective throughput: {d['effective_tops']:.3f} TOPS "
-              f"(array utilization {100 * d['utilization']:.1f} %)",
+              f"(array utilization {100 * d['utilization']:.1f} %; by layer kind: "
+              + ", ".join(f"{k} {100 * v:.1f} %" for k, v in
+                          d["model_utilization_by_kind"].items()) + ")",
+              "- DBSC RTL simulation (`sdproc bench --only dbsc`): "
+              + (", ".join(f"{k} {v['value']:.4g} ({v['source']})"
+                           for k, v in d["dbsc_rtl_bench"].items())
+                 or "no build/bench/dbsc.json yet"),
               f"- energy per iteration: MACs {d['energy_mj']['mac']:.1f} mJ, buffers "
               f"{d['energy_mj']['sram']:.1f} mJ, DRAM {d['energy_mj']['dram']:.1f} mJ",
               f"- EMA per iteration without PSSA: "

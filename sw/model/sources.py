@@ -82,15 +82,19 @@ class Sources:
         self.synth = _read_json(self.build_root / "reports" / "synth.json")
 
     def bench_value(self, bench: str, *keys: str) -> tuple[float, str] | None:
-        """The first numeric result of benchmark ``bench`` whose key (last dotted part, or the
-        whole dotted path) is one of ``keys``, with a ``file: key`` provenance string."""
+        """The first numeric result of benchmark ``bench`` whose key is one of ``keys``, with a
+        ``file: key`` provenance string. A key matches by its whole dotted path, its last part,
+        or a last part ending in ``_<key>`` (``rtl_bits_per_entry`` matches
+        ``bits_per_entry``)."""
         record = self.bench.get(bench)
         if not record:
             return None
         flat = flatten(record.get("results", {}))
         for wanted in keys:
             for key, value in flat.items():
-                if (key == wanted or key.rsplit(".", 1)[-1] == wanted) and _is_number(value):
+                last = key.rsplit(".", 1)[-1]
+                if ((key == wanted or last == wanted or last.endswith("_" + wanted))
+                        and _is_number(value)):
                     return float(value), f"build/bench/{bench}.json: results.{key}"
         return None
 

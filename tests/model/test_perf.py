@@ -72,3 +72,41 @@ def test_utilization_and_dataflows(paper, layers):
             assert p.cycles >= math.ceil(p.slice_macs / paper.dbsc.pes)
     ws_only = paper.replace(**{"dbsc.dataflow": "ws"})
     assert {perf.layer_perf(ws_only, l, 0.5).dataflow for l in layers if l.is_gemm} == {"ws"}
+
+
+@pytest.fixture(scope="module")
+def rtl_formula():
+    found = perf.dbsc_formula()
+    assert found is not None, "hw.dbsc must be in the checkout"
+    assert found[1] == "hw.dbsc.DBSCArray.ideal_cycles"
+    return found[0]
+
+
+def test_rtl_timing_model_never_beats_the_idealised_one(paper, layers, rtl_formula):
+    for share in (0.0, 0.448):
+        for layer in layers:
+            if layer.is_gemm:
+                ideal = perf.layer_perf(paper, layer, share).cycles
+                rtl = perf.layer_perf(paper, layer, share, rtl_formula).cycles
+                assert ideal <= rtl, layer.name
+                # Fill and drain per command dominate only tiny layers (one time-step token).
+                if layer.m >= 256:
+                    assert rtl <= 3 * ideal, layer.name
+
+
+def test_rtl_timing_model_splits_long_reductions(paper, rtl_formula):
+    # K = 3 * max_k: three commands per column tile, each with its own fill and drain.
+    d = paper.dbsc
+    one = rtl_formula(paper, "ws", 64, d.max_k, d.cols, 64, 0)
+    three = rtl_formula(paper, "ws", 64, 3 * d.max_k, d.cols, 64, 0)
+    assert three == 3 * one
+    assert rtl_formula(paper, "ws", 64, d.max_k, 2 * d.cols, 64, 0) == 2 * one
+
+
+@pytest.mark.parametrize("rows, cols", [(8, 8), (32, 64)])
+def test_rtl_model_more_pes_fewer_cycles(paper, layers, rtl_formula, rows, cols):
+    cycles = []
+    for scale in (1, 2):
+        cfg = paper.replace(**{"dbsc.rows": rows * scale, "dbsc.cols": cols * scale})
+        cycles.append(sum(perf.layer_perf(cfg, l, 0.448, rtl_formula).cycles for l in layers))
+    assert cycles[1] < cycles[0]

@@ -50,29 +50,35 @@ def test_fallbacks_without_any_source(paper, tmp_path):
     assert data["metrics"]["peak_tops"]["project"] == 3.84
 
 
-def test_benchmark_outputs_are_used_and_tagged_measured(paper, tmp_path):
-    write_bench(tmp_path, "pssa", {"tile": {"bits_per_entry": 2.0}})
-    write_bench(tmp_path, "tips", {"low_precision_share": 0.5})
-    write_bench(tmp_path, "dbsc", {"peak_ops_per_cycle": 7680})
+def test_benchmark_outputs_are_used_and_tagged(paper, tmp_path):
+    write_bench(tmp_path, "pssa", {"tile": {"rtl_bits_per_entry": 2.0}})
+    write_bench(tmp_path, "tips", {"low_precision_share_ratio": 0.448,
+                                   "low_precision_share_threshold": 0.5})
+    write_bench(tmp_path, "dbsc", {"peak_ops_per_cycle": 7680, "utilization_ws": 0.97})
     result = evaluate(paper, Sources(tmp_path), run_golden=False)
     sas = result.inputs.sas_bits_per_entry
     assert (sas.value, sas.kind) == (2.0, "measured")
-    assert "build/bench/pssa.json: results.tile.bits_per_entry" == sas.source
+    assert "build/bench/pssa.json: results.tile.rtl_bits_per_entry" == sas.source
     assert "abcd1234" in sas.note
     assert result.metrics["sas_ema_reduction_pct"].value == pytest.approx(75.0)
     assert result.metrics["sas_ema_reduction_pct"].kind == "measured"
-    assert result.metrics["ffn_low_precision_share_pct"].value == pytest.approx(50.0)
+    # The TIPS benchmark's share comes from the golden model: modeled, from the bench file.
+    share = result.inputs.ffn_low_share
+    assert (share.value, share.kind) == (0.5, "modeled")
+    assert share.source.endswith("results.low_precision_share_threshold")
     assert result.metrics["peak_tops"].value == pytest.approx(1.92)
     assert result.metrics["peak_tops"].kind == "measured"
-    check_schema(report(result, "test"))
+    assert result.extra["dbsc_rtl_bench"]["utilization_ws"]["value"] == 0.97
+    data = report(result, "test")
+    check_schema(data)
+    assert "utilization_ws 0.97" in render_markdown(data)
 
 
-def test_compression_ratio_key_and_percent_share(paper, tmp_path):
+def test_compression_ratio_from_golden_bench_is_modeled(paper, tmp_path):
     write_bench(tmp_path, "pssa", {"compression_ratio": 4.0})
-    write_bench(tmp_path, "tips", {"low_share": 44.8})
     result = evaluate(paper, Sources(tmp_path), run_golden=False)
     assert result.inputs.sas_bits_per_entry.value == 2.0
-    assert result.inputs.ffn_low_share.value == pytest.approx(0.448)
+    assert result.inputs.sas_bits_per_entry.kind == "modeled"
 
 
 def test_more_pruning_less_total_ema(paper, tmp_path):
