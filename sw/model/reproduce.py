@@ -91,6 +91,7 @@ def _why(name: str, result: ModelResult) -> str:
     """Why the project's figure differs from the paper's (called only when it does)."""
     x = result.extra
     cfg = result.config
+    source_note = result.inputs.ffn_low_share.note
     macs = result.totals["macs"]
     if name == "peak_tops":
         return (f"this build has {cfg.dbsc.rows} x {cfg.dbsc.cols} PEs at "
@@ -115,9 +116,9 @@ def _why(name: str, result: ModelResult) -> str:
                 f"paper's 37.8 / 60.3 implies 62.7 %. The weight and activation traffic "
                 f"assumptions (E1, E2) set that share")
     if name == "ffn_low_precision_share_pct":
-        return ("the share is set by the selection policy (M2, threshold = mean importance) "
-                "on proxy data (M3); the paper's threshold is not published, and ratio mode "
-                "sets any share exactly")
+        return (f"the share is set by the selection policy and the data ({source_note}); the "
+                f"data is a proxy (M3), the paper's threshold is not published, and TIPS's "
+                f"ratio mode sets any share exactly")
     if name == "ffn_efficiency_gain_pct":
         return (f"the gain splits into {x['ffn_gain_from_dataflow_pct']:.1f} % from the "
                 f"dataflow (WS spills acc_bits-wide partial sums to the buffers for every "
