@@ -2,7 +2,7 @@
 
 import numpy as np
 
-__all__ = ["mac_sequence", "to_signed"]
+__all__ = ["mac_sequence", "to_signed", "requantize"]
 
 
 def to_signed(raw, width):
@@ -26,3 +26,13 @@ def mac_sequence(a, a_signed, b, shift, clear, a_width):
         acc = int(product) + (0 if restart else acc)
         out[i] = acc
     return out
+
+
+def requantize(acc, shift, out_bits, out_signed=True):
+    """Reference of :class:`hw.common.Requantizer`: shift right with round half up (towards
+    +infinity on ties), then saturate to the ``out_bits`` signed or unsigned range."""
+    acc = np.asarray(acc, dtype=object)  # exact for any accumulator width
+    rounded = (acc + (1 << (shift - 1))) >> shift if shift else acc
+    lo, hi = ((-(1 << (out_bits - 1)), (1 << (out_bits - 1)) - 1) if out_signed
+              else (0, (1 << out_bits) - 1))
+    return np.clip(rounded, lo, hi).astype(np.int64)

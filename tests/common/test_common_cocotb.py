@@ -3,6 +3,7 @@
 import pytest
 
 from hw import registry
+from hw.common import Requantizer
 from sw.config import load_config
 from sw.flows.cocotb_run import run_cocotb
 
@@ -35,3 +36,14 @@ def test_mac(config_name, sim):
                           "max_shift": mac.max_shift, "acc_width": mac.acc_width,
                           "count": 2000},
                testcase="mac_matches_golden")
+
+
+@pytest.mark.cocotb
+@pytest.mark.parametrize("out_signed", [True, False])
+def test_requant(out_signed, sim):
+    config = load_config()
+    acc_bits, out_bits, lanes = config.dbsc.acc_bits, 8, 4
+    run_cocotb(Requantizer(acc_bits, out_bits, lanes, out_signed), "requant", MODULE, config, sim,
+               test_args={"acc_bits": acc_bits, "out_bits": out_bits, "lanes": lanes,
+                          "out_signed": out_signed, "count": 100},
+               testcase="requant_matches_golden")

@@ -1,0 +1,86 @@
+from amaranth import Module, Signal, signed, unsigned
+from amaranth.lib import data, stream, wiring
+from amaranth.lib.wiring import In, Out
+
+__all__ = ["Requantizer"]
+
+
+class Requantizer(wiring.Component):
+    """Wide accumulators to narrow activations: arithmetic shift, round half up, saturate.
+
+    For each lane, ``out = clamp((acc + 2^(shift-1)) >> shift)`` (plain ``clamp(acc)`` when
+    ``shift`` is 0), clamped to the signed or unsigned ``out_bits`` range. ``shift`` is set per
+    tile at run time and must hold while beats are in flight. The golden model is
+    :func:`sw.golden.common.requantize`.
+
+    Parameters
+    ----------
+    acc_bits : int
+        Width of the signed accumulator values.
+    out_bits : int
+        Width of the results.
+    lanes : int
+        Values per beat.
+    out_signed : bool
+        Two's-complement results (activations) or unsigned (scores).
+
+    Members
+    -------
+    shift : ``In(range(acc_bits))``
+    i : ``In(stream.Signature(ArrayLayout(signed(acc_bits), lanes)))``
+    o : ``Out(stream.Signature(ArrayLayout(out_shape, lanes)))``
+
+    Latency and throughput
+    ----------------------
+    ``latency`` (1) cycle; one beat per cycle.
+    """
+
+    latency = 1
+
+    def __init__(self, acc_bits, out_bits, lanes=1, out_signed=True):
+        errors = []
+        if not 2 <= acc_bits <= 128:
+            errors.append(f"acc_bits={acc_bits} must be in [2, 128]")
+        if not 1 <= out_bits <= acc_bits:
+            errors.append(f"out_bits={out_bits} must be in [1, acc_bits]")
+        if not 1 <= lanes <= 256:
+            errors.append(f"lanes={lanes} must be in [1, 256]")
+        if errors:
+            self._MustUse__silence = True
+            raise ValueError("Requantizer: " + "; ".join(errors))
+        self.acc_bits = acc_bits
+        self.out_bits = out_bits
+        self.lanes = lanes
+        self.out_signed = out_signed
+        out_shape = signed(out_bits) if out_signed else unsigned(out_bits)
+        super().__init__({
+            "shift": In(range(acc_bits)),
+            "i": In(stream.Signature(data.ArrayLayout(signed(acc_bits), lanes))),
+            "o": Out(stream.Signature(data.ArrayLayout(out_shape, lanes))),
+        })
+
+    def elaborate(self, platform):
+        m = Module()
+        if self.out_signed:
+            lo, hi = -(1 << (self.out_bits - 1)), (1 << (self.out_bits - 1)) - 1
+        else:
+            lo, hi = 0, (1 << self.out_bits) - 1
+
+        m.d.comb += self.i.ready.eq(~self.o.valid | self.o.ready)
+        with m.If(self.i.ready):
+            m.d.sync += self.o.valid.eq(self.i.valid)
+
+        # Half of the last dropped bit's weight, added before the shift: round half up.
+        half = Signal(unsigned(self.acc_bits), name="half")
+        m.d.comb += half.eq((1 << self.shift) >> 1)
+        for lane in range(self.lanes):
+            rounded = Signal(signed(self.acc_bits + 1), name=f"rounded_{lane}")
+            m.d.comb += rounded.eq((self.i.payload[lane] + half) >> self.shift)
+            with m.If(self.i.valid & self.i.ready):
+                with m.If(rounded > hi):
+                    m.d.sync += self.o.payload[lane].eq(hi)
+                with m.Elif(rounded < lo):
+                    m.d.sync += self.o.payload[lane].eq(lo)
+                with m.Else():
+                    m.d.sync += self.o.payload[lane].eq(rounded)
+        return m
