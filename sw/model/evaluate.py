@@ -236,6 +236,7 @@ def evaluate(config: ProcessorConfig, sources: Sources | None = None,
         if found:
             rtl_checks[key] = {"value": found[0], "kind": "measured", "source": found[1]}
     extra = {
+        "synthesized": sources.synth_rows(config.hash),
         "dbsc_rtl_bench": rtl_checks,
         "model_utilization_by_kind": _utilization_by_kind(perfs, config.dbsc.pes),
         "cycles_per_iter": cycles,

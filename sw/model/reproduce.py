@@ -248,6 +248,12 @@ def render_markdown(data: dict) -> str:
               + (", ".join(f"{k} {v['value']:.4g} ({v['source']})"
                            for k, v in d["dbsc_rtl_bench"].items())
                  or "no build/bench/dbsc.json yet"),
+              "- synthesized (`sdproc synth`, this config): "
+              + ("; ".join(f"{r['block']} {r['target']} ("
+                           + ", ".join(f"{k} {v:,.4g}" for k, v in r.items()
+                                       if k not in ("block", "target", "label", "source"))
+                           + ")" for r in d["synthesized"])
+                 or "no synthesis of this config in build/reports/synth.json"),
               f"- energy per iteration: MACs {d['energy_mj']['mac']:.1f} mJ, buffers "
               f"{d['energy_mj']['sram']:.1f} mJ, DRAM {d['energy_mj']['dram']:.1f} mJ",
               f"- EMA per iteration without PSSA: "

@@ -102,21 +102,29 @@ class Sources:
         record = self.bench.get(bench)
         return record.get("config_hash") if record else None
 
-    def synth_value(self, *keys: str) -> tuple[float, str] | None:
-        """First numeric entry of ``synth.json`` whose dotted key ends with one of ``keys``."""
-        if not isinstance(self.synth, dict):
-            return None
-        flat = flatten(self.synth)
-        for wanted in keys:
-            for key, value in flat.items():
-                if (key == wanted or key.endswith("." + wanted)) and _is_number(value):
-                    return float(value), f"build/reports/synth.json: {key}"
-        return None
+    def synth_rows(self, config_hash: str, blocks=("top", "dbsc")) -> list[dict]:
+        """Successful ``synth.json`` rows (``sdproc synth``) of these blocks for this config:
+        ``block``, ``target``, ``label`` and the numeric metrics each target measured."""
+        if not isinstance(self.synth, list):
+            return []
+        out = []
+        for row in self.synth:
+            if not isinstance(row, dict) or row.get("config_hash") != config_hash:
+                continue
+            if row.get("block") not in blocks or row.get("status") not in ("ok", None):
+                continue
+            metrics = {k: row[k] for k in ("fmax_mhz", "area_um2", "critical_ns", "cells",
+                                           "transistors", "lut", "ff", "dsp")
+                       if _is_number(row.get(k))}
+            out.append({"block": row["block"], "target": row.get("target"),
+                        "label": row.get("label", ""), "source": "build/reports/synth.json",
+                        **metrics})
+        return out
 
     def listing(self) -> dict:
         """Which outputs were found (for the report)."""
         return {"bench": sorted(self.bench),
-                "synth": isinstance(self.synth, dict),
+                "synth": isinstance(self.synth, list),
                 "build_root": str(self.build_root)}
 
 

@@ -116,3 +116,20 @@ def test_cli_writes_reports(tmp_path, capsys):
 def test_cli_rejects_tiny_measure_size(tmp_path, capsys):
     assert cli.main(["reproduce", "--out", str(tmp_path), "--measure-size", "2"]) == 2
     assert "--measure-size=2" in capsys.readouterr().err
+
+
+def test_synthesis_rows_of_this_config_are_reported(paper, tmp_path):
+    rows = [{"block": "dbsc", "target": "asic-osu018", "label": "0.18 um", "status": "ok",
+             "config_hash": paper.hash, "area_um2": 1.5e6, "critical_ns": 9.0, "lut": None},
+            {"block": "dbsc", "target": "ecp5", "status": "ok", "config_hash": "other",
+             "fmax_mhz": 99.0},
+            {"block": "dbsc", "target": "ice40", "status": "skipped",
+             "config_hash": paper.hash}]
+    (tmp_path / "reports").mkdir()
+    (tmp_path / "reports" / "synth.json").write_text(json.dumps(rows))
+    result = evaluate(paper, Sources(tmp_path), run_golden=False)
+    assert result.extra["synthesized"] == [
+        {"block": "dbsc", "target": "asic-osu018", "label": "0.18 um",
+         "source": "build/reports/synth.json", "area_um2": 1.5e6, "critical_ns": 9.0}]
+    assert "dbsc asic-osu018 (area_um2 1.5e+06, critical_ns 9)" in render_markdown(
+        report(result, "test"))
