@@ -80,6 +80,8 @@ class DBSCArray(wiring.Component):
 
     def __init__(self, config):
         if not isinstance(config, DBSCConfig):
+            # A rejected component is never elaborated; do not warn that it was unused.
+            self._MustUse__silence = True
             raise TypeError(f"DBSCArray takes a DBSCConfig (got {type(config).__name__})")
         self.config = config
         self._set_lanes()
@@ -124,7 +126,8 @@ class DBSCArray(wiring.Component):
         come first.
 
         WS: the first chunk's weights (``rows`` beats) load before the first token; every later
-        chunk loads behind the current one. OS: exact while each group's ``k * slices`` is at
+        chunk loads behind the current one, exact while each chunk's issue cycles (the sum of
+        the token slice counts) are at least ``rows + cols + 1``. OS: exact while each group's ``k * slices`` is at
         least ``rows + cols + 4``; shorter groups wait for the previous group's readout.
         """
         rows = self.config.rows
@@ -393,10 +396,10 @@ class DBSCArray(wiring.Component):
             ld_left = Signal(range(cfg.max_k + 1))
             ld_row = Signal(range(rows))
             shadow_full = Signal()
-            # After a swap starts, PE (r, c) still reads its shadow register r + c cycles
-            # later; loading row r no earlier than cols cycles after the swap is issued keeps
-            # the loader behind that wavefront.
-            ld_wait = Signal(range(cols + 2))
+            # The swap reaches PE (r, c) r + c cycles after it leaves the issue stage, and that
+            # PE reads its shadow register then; starting the next load ``cols`` cycles after
+            # the swap keeps the loader one cycle behind that wavefront in every row.
+            ld_wait = Signal(range(cols + 1))
             need_beat = ld_left != 0
             can_load = (self.busy & ws & ~shadow_full & (ld_wait == 0)
                         & (need_beat | (ld_row != 0)))
@@ -449,7 +452,7 @@ class DBSCArray(wiring.Component):
                 with m.If(ws_lane == rows - 1):
                     m.d.sync += [ws_lane.eq(0), ws_group.eq(ws_group + 1)]
                 with m.If(ws_first_token):
-                    m.d.sync += [shadow_full.eq(0), ld_wait.eq(cols + 1)]
+                    m.d.sync += [shadow_full.eq(0), ld_wait.eq(cols)]
                 with m.If(ws_tokens_left == 1):
                     m.d.sync += [ws_tokens_left.eq(tile_m), ws_lane.eq(0), ws_group.eq(0),
                                  ws_first_token.eq(1), ws_chunk_left.eq(ws_chunk_left - rows)]

@@ -81,6 +81,8 @@ class SlicePE(wiring.Component):
 
     def __init__(self, lane_bits, weight_bits, acc_bits, max_shift, has_ws=True, has_os=True):
         if not (has_ws or has_os):
+            # A rejected component is never elaborated; do not warn that it was unused.
+            self._MustUse__silence = True
             raise ValueError("SlicePE needs has_ws or has_os")
         self.lane_bits = lane_bits
         self.weight_bits = weight_bits

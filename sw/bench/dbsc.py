@@ -9,6 +9,7 @@ Figures (``.venv/bin/sdproc bench --only dbsc``):
 - ``low_to_high_cycle_ratio``: cycles of the same tile all low / all high (WS and OS).
 - ``mixed_cycle_ratio_44_8``: the same with 44.8 % of the tokens low (OS with the tokens
   ordered by precision, see docs/dbsc.md; WS in any order).
+- ``baseline_cycles_*``: the bit-parallel baseline of the same size on the same tiles.
 - ``generate_seconds_paper``: measured separately (CPU-heavy); see docs/dbsc.md.
 """
 
@@ -21,7 +22,7 @@ from hw.dbsc import BitParallelArray, Command, DBSCArray, Mode, Precision
 from hw.dbsc.command import act_layout, result_layout, weight_layout
 from sw.golden import dbsc as golden
 
-__all__ = ["simulate_tiles", "random_tile", "run"]
+__all__ = ["TIPS_LOW_SHARE", "simulate_tiles", "random_tile", "run"]
 
 
 def random_tile(cfg, m, k, low_share, r: np.random.Generator, order_by_precision=False):
@@ -125,5 +126,63 @@ def simulate_tiles(dut, tiles, gap=0.0, seed=0, deadline_cycles=2_000_000):
     return out
 
 
+#: The paper's share of FFN tokens TIPS runs at low precision.
+TIPS_LOW_SHARE = 0.448
+
+
+def _tile_shape(cfg):
+    """A large tile the array simulates in seconds: every token slot, k a multiple of rows."""
+    k = min(cfg.max_k, 8 * cfg.rows * max(1, 16 // cfg.rows))
+    return cfg.max_m, k
+
+
 def run(config):
-    raise NotImplementedError
+    cfg = config.dbsc
+    dut = DBSCArray(cfg)
+    m_tokens, k = _tile_shape(cfg)
+    r = np.random.default_rng(2024)
+    figures = {"tile_m": m_tokens, "tile_k": k, "tile_n": cfg.cols, "pes": cfg.pes,
+               "source": "cycle counts of the generated RTL in Amaranth's simulator"}
+    modes = [mode for mode, ok in ((Mode.WS, cfg.supports_ws), (Mode.OS, cfg.supports_os)) if ok]
+    tiles = []
+    for mode in modes:
+        for low_share in (0.0, 1.0, TIPS_LOW_SHARE):
+            a, w, high = random_tile(cfg, m_tokens, k, low_share, r, order_by_precision=True)
+            tiles.append((mode, Precision.BITMAP, a, w, high))
+    measured = simulate_tiles(dut, tiles)
+    cycles = {}
+    for (mode, _, a, w, high), (got, count) in zip(tiles, measured):
+        if not np.array_equal(got, golden.matmul(a, w, high, cfg)):
+            raise AssertionError(f"DBSC {mode.name} results differ from the golden model")
+        share = round(float(1 - high.mean()), 3)
+        cycles[(mode, share)] = count
+        name = mode.name.lower()
+        figures[f"cycles_{name}_low_share_{share}"] = count
+        if share == 0.0:
+            useful = golden.useful_slice_macs(high, k, cfg.cols, cfg)
+            figures[f"utilization_{name}"] = round(useful / (cfg.pes * count), 4)
+            figures[f"ideal_cycles_{name}"] = dut.ideal_cycles(
+                mode, k, golden.slice_counts(high, cfg).tolist())
+    for mode in modes:
+        name = mode.name.lower()
+        high_cycles = cycles[(mode, 0.0)]
+        figures[f"low_to_high_cycle_ratio_{name}"] = round(cycles[(mode, 1.0)] / high_cycles, 4)
+        mixed = [v for (md, share), v in cycles.items() if md == mode and 0 < share < 1]
+        figures[f"mixed_cycle_ratio_44_8_{name}"] = round(mixed[0] / high_cycles, 4)
+        figures[f"mixed_low_share_{name}"] = [share for (md, share) in cycles
+                                              if md == mode and 0 < share < 1][0]
+    first = modes[0].name.lower()
+    figures["low_to_high_cycle_ratio"] = figures[f"low_to_high_cycle_ratio_{first}"]
+    figures["mixed_cycle_ratio_44_8"] = figures[f"mixed_cycle_ratio_44_8_{first}"]
+    figures["low_to_high_target"] = cfg.act_bits_low / cfg.act_bits_high
+
+    # The bit-parallel baseline on the same high and low tiles: precision saves it nothing.
+    baseline = BitParallelArray(cfg)
+    mode = modes[0]
+    base_tiles = [t for t in tiles if t[0] == mode][:2]
+    for (_, _, a, w, high), (got, count) in zip(base_tiles, simulate_tiles(baseline, base_tiles)):
+        if not np.array_equal(got, golden.matmul(a, w, high, cfg)):
+            raise AssertionError("baseline results differ from the golden model")
+        label = "high" if high.all() else "low"
+        figures[f"baseline_cycles_{mode.name.lower()}_{label}"] = count
+    return figures
