@@ -61,6 +61,8 @@ ASSUMPTIONS = {
           "counted: the energy figures are a lower bound of the chip's energy.",
     "N5": "Partial sums that leave the array (WS with K > rows) are acc_bits wide and are "
           "read and written once per extra K tile; final outputs are act_bits_high wide.",
+    "N6": "A bit-parallel MAC (the alternative FFN baseline) is an act_bits_high x "
+          "weight_bits multiply plus the same acc_bits-wide add, priced as in N2.",
 }
 
 
@@ -71,19 +73,22 @@ class EnergyTable:
     slice_mac: float
     sram_byte: float
     dram_bit: float
+    bit_parallel_mac: float
 
     def to_dict(self) -> dict:
         return {"slice_mac_pj": self.slice_mac, "sram_byte_pj": self.sram_byte,
-                "dram_bit_pj": self.dram_bit}
+                "dram_bit_pj": self.dram_bit, "bit_parallel_mac_pj": self.bit_parallel_mac}
 
 
 def energy_table(config: ProcessorConfig) -> EnergyTable:
     d = config.dbsc
     multiply = HOROWITZ_45NM["mul8"] * d.slice_bits * d.weight_bits / 64
     accumulate = HOROWITZ_45NM["add32"] * d.acc_bits / 32
+    full_multiply = HOROWITZ_45NM["mul8"] * d.act_bits_high * d.weight_bits / 64
     return EnergyTable(slice_mac=(multiply + accumulate) * NODE_SCALE,
                        sram_byte=HOROWITZ_45NM["sram64_32KB"] / 8 * NODE_SCALE,
-                       dram_bit=LPDDR4_PJ_PER_BIT)
+                       dram_bit=LPDDR4_PJ_PER_BIT,
+                       bit_parallel_mac=(full_multiply + accumulate) * NODE_SCALE)
 
 
 def sram_bytes(config: ProcessorConfig, perf: LayerPerf) -> float:

@@ -207,6 +207,10 @@ def evaluate(config: ProcessorConfig, sources: Sources | None = None,
     ffn_mode = perf.dataflow_of(config, "ffn")
     ffn_dbsc = _ffn_onchip_energy(config, table, layers, ffn_mode, share)
     ffn_os_high = _ffn_onchip_energy(config, table, layers, ffn_mode, 0.0)
+    # Same buffers, one bit-parallel MAC per multiply-accumulate instead of slice MACs.
+    ffn_macs = sum(l.macs for l in layers if l.kind == "ffn")
+    ffn_bit_parallel = (ffn_os_high - ffn_macs * config.dbsc.slices_high * table.slice_mac
+                        + ffn_macs * table.bit_parallel_mac)
     metrics = {
         "peak_tops": peak_fig,
         "power_mw": Figure(joules / seconds * 1e3, "modeled", "sw.model.energy + sw.model.perf",
@@ -254,6 +258,7 @@ def evaluate(config: ProcessorConfig, sources: Sources | None = None,
                           "os_all_high": ffn_os_high * 1e-9},
         "ffn_gain_from_dataflow_pct": 100 * (ffn_base / ffn_os_high - 1),
         "ffn_gain_from_precision_pct": 100 * (ffn_os_high / ffn_dbsc - 1),
+        "ffn_gain_vs_bit_parallel_os_pct": 100 * (ffn_bit_parallel / ffn_dbsc - 1),
         "weights_dram_mj": base_total.weights * 8 * table.dram_bit * 1e-9,
         "min_ms_at_peak": 2 * macs / (peak_fig.value * 1e12) * 1e3,
     }

@@ -124,7 +124,10 @@ def _why(name: str, result: ModelResult) -> str:
                 f"dataflow (WS spills acc_bits-wide partial sums to the buffers for every "
                 f"{cfg.dbsc.rows}-deep K tile; OS keeps them in the PEs) and "
                 f"{x['ffn_gain_from_precision_pct']:.1f} % from TIPS's low-precision tokens; "
-                f"the paper does not describe its baseline (W2)")
+                f"the paper does not describe its baseline (W2). Against a bit-parallel "
+                f"{cfg.dbsc.act_bits_high}x{cfg.dbsc.weight_bits} array in the same dataflow "
+                f"(N6) the gain is {x['ffn_gain_vs_bit_parallel_os_pct']:.1f} %: slicing adds "
+                f"one accumulation per slice, which only the low-precision tokens repay")
     return ""
 
 

@@ -81,3 +81,9 @@ def test_os_avoids_partial_sum_traffic(paper, layers):
     ws = perf.LayerPerf(ffn, "ws", cycles, 1, 0.0, paper.dbsc.pes)
     os_ = perf.LayerPerf(ffn, "os", cycles, 1, 0.0, paper.dbsc.pes)
     assert energy.sram_bytes(paper, os_) < energy.sram_bytes(paper, ws)
+
+
+def test_bit_parallel_mac_costs_less_than_two_slices(paper):
+    table = energy.energy_table(paper)
+    # One 8 x 8 multiply equals two 4 x 8 ones, but the sliced MAC accumulates twice.
+    assert table.slice_mac < table.bit_parallel_mac < 2 * table.slice_mac
