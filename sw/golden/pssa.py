@@ -23,8 +23,8 @@ from dataclasses import dataclass
 import numpy as np
 
 __all__ = ["CHAIN", "ANCHOR", "POLICIES", "StreamError", "Encoded", "patch_order", "prune",
-           "kept_mask", "reference_masks", "code_beat", "parse_beat", "encode", "decode", "encoded_bits",
-           "alternative_bits", "words_to_bytes"]
+           "kept_mask", "reference_masks", "code_beat", "parse_beat", "encode", "decode",
+           "decode_prefix", "encoded_bits", "alternative_bits", "words_to_bytes"]
 
 CHAIN = 0
 ANCHOR = 1
@@ -188,8 +188,8 @@ def encode(scores, threshold: int, policy: int, config) -> Encoded:
     return Encoded(words=words, bits=length, kept=kept, data_width=width)
 
 
-def decode(words, n_rows: int, n_keys: int, policy: int, config) -> np.ndarray:
-    """Decode one tile; raise :class:`StreamError` where the hardware raises its error flag."""
+def _decode_beats(words, n_rows: int, n_keys: int, policy: int, config):
+    """Yield the decoded beats in order; raise :class:`StreamError` where the hardware stops."""
     lanes, bits, signed, patch_rows, width = _params(config)
     p = config.pssa
     if not (1 <= n_rows <= p.max_rows and 1 <= n_keys <= p.max_keys):
@@ -198,7 +198,6 @@ def decode(words, n_rows: int, n_keys: int, policy: int, config) -> np.ndarray:
     total = len(words) * width
     stream = sum(w << (k * width) for k, w in enumerate(words))
     beats = -(-n_keys // lanes)
-    out = np.zeros((n_rows, beats * lanes), dtype=np.int64)
     masks = []
     pos = 0
     for r in range(n_rows):
@@ -212,14 +211,34 @@ def decode(words, n_rows: int, n_keys: int, policy: int, config) -> np.ndarray:
                                   f"{total - pos} left")
             if bad_lane:
                 raise StreamError("bad_lane", f"row {r} beat {b} keeps a key past n_keys")
-            out[r, b * lanes:(b + 1) * lanes] = scores
             masks[r].append(mask)
             pos += size
+            yield scores
     if total - pos >= width:
         raise StreamError("length", f"{(total - pos) // width} word(s) past the coded tile")
     if stream >> pos:
         raise StreamError("padding", "non-zero bits after the last coded beat")
-    return out[:, :n_keys]
+
+
+def decode(words, n_rows: int, n_keys: int, policy: int, config) -> np.ndarray:
+    """Decode one tile into its ``n_rows x n_keys`` pruned scores; raise
+    :class:`StreamError` where the hardware raises its error flag."""
+    beats = np.array(list(_decode_beats(words, n_rows, n_keys, policy, config)),
+                     dtype=np.int64)
+    return beats.reshape(n_rows, -1)[:, :n_keys]
+
+
+def decode_prefix(words, n_rows: int, n_keys: int, policy: int, config):
+    """What the hardware decoder outputs for a possibly malformed tile: ``(beats, reason)``,
+    the beats before the error (each a list of ``lanes`` scores) and the
+    :class:`StreamError` reason, or ``None`` for a well-formed tile."""
+    beats = []
+    try:
+        for beat in _decode_beats(words, n_rows, n_keys, policy, config):
+            beats.append(beat)
+    except StreamError as error:
+        return beats, error.reason
+    return beats, None
 
 
 def encoded_bits(scores, threshold: int, policy: int, lanes: int, score_bits: int,
