@@ -221,6 +221,12 @@ def render_markdown(data: dict) -> str:
              f"Generated {data['generated_utc']} by `{data['command']}` "
              f"(config `{data['config_name']}`, hash `{data['config_hash']}`).",
              "",
+             "Sources present: benchmark outputs "
+             + (", ".join(f"`bench/{b}.json`" for b in data["sources_found"]["bench"]) or "none")
+             + ", synthesis report "
+             + ("`reports/synth.json`" if data["sources_found"]["synth"] else "none")
+             + f" (under `{data['sources_found']['build_root']}`).",
+             "",
              "Kinds: **measured** = RTL simulation cycle/byte counts from `build/bench`; "
              "**synthesized** = `build/reports/synth.json`; **modeled** = golden models run on "
              "the structured data, formulas of `sw/model`, or the assumptions listed below.",

@@ -13,7 +13,7 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
-from sw.flows.emit import BUILD_ROOT
+from sw.flows.emit import BUILD_ROOT, REPO_ROOT
 
 __all__ = ["KINDS", "Figure", "Sources", "flatten"]
 
@@ -125,7 +125,15 @@ class Sources:
         """Which outputs were found (for the report)."""
         return {"bench": sorted(self.bench),
                 "synth": isinstance(self.synth, list),
-                "build_root": str(self.build_root)}
+                "build_root": _shown(self.build_root)}
+
+
+def _shown(path: Path) -> str:
+    """A path relative to the repository when inside it (reports do not name machines)."""
+    try:
+        return str(path.resolve().relative_to(REPO_ROOT))
+    except ValueError:
+        return str(path)
 
 
 def _is_number(value) -> bool:
