@@ -11,7 +11,7 @@ times) run in one of the two dataflows paper.md assigns:
   ``tiles = ceil(K / rows) * ceil(N / cols)``, ``cycles/tile = sum over rows of slices``;
 - output-stationary (OS; QK^T, AV, FFN): a ``rows x cols`` tile of the output (``rows`` tokens
   by ``cols`` outputs) accumulates while K streams:
-  ``tiles = ceil(M / rows) * ceil(N / cols)``, ``cycles/tile = K * slices``, tokens grouped
+  ``tiles = ceil(M / rows) * ceil(N / cols)``, ``cycles/tile = K * slices``, the tokens
   ordered by precision (high first) so that only the boundary tile mixes them.
 
 Pipeline fill and drain (``rows + cols`` cycles) are paid once per layer: the model assumes
@@ -23,7 +23,6 @@ and the report sets it next to the RTL utilization ``sdproc bench --only dbsc`` 
 
 from __future__ import annotations
 
-import importlib
 import math
 from dataclasses import dataclass
 

@@ -29,7 +29,7 @@ __all__ = ["UNetSpec", "Layer", "unet_layers", "totals", "sas_by_resolution",
 #: ``sum(p.numel())``; the same count, rounded, is the "860M UNet" of the model cards).
 PUBLISHED_PARAMS = 859_520_964
 
-#: Layer kinds that run on the DBSC array, and the dataflow paper.md assigns to each.
+#: Layer kinds that are matrix products, i.e. run on the DBSC array.
 _GEMM_KINDS = ("conv", "linear", "qk", "av", "ffn")
 
 
