@@ -44,7 +44,7 @@ class EMAController(wiring.Component):
         Descriptors (``direction``, ``tclass``, ``addr``, ``rows``, ``row_bytes``, ``stride``).
     status : ``Out(stream.Signature(status_layout()))``
         One entry per descriptor, in order: ``code`` (:class:`Status`), ``direction``,
-        ``tclass``. Reported only after the last on-chip read beat was produced, or the last
+        ``tclass``. Reported only after the last on-chip read beat was taken, or the last
         write response was received.
     wr_data : ``In(stream.Signature(data_width))``
         On-chip beats to write to DRAM.
@@ -155,12 +155,15 @@ class EMAController(wiring.Component):
                     m.next = "RUN"
             with m.State("RUN"):
                 m.d.comb += self.busy.eq(1)
-                write_sent = Signal()
-                with m.If(writer.desc_done):
-                    m.d.sync += write_sent.eq(1)
-                write_done = write_sent & ~writer.w.valid & ~ax_valid & (inflight == 0)
-                with m.If(Mux(is_write, write_done, reader.desc_done)):
-                    m.d.sync += write_sent.eq(0)
+                # The aligners have produced their last beat; the status waits until it has
+                # left (and, for writes, until every response is back).
+                aligned = Signal()
+                with m.If(reader.desc_done | writer.desc_done):
+                    m.d.sync += aligned.eq(1)
+                read_done = aligned & ~reader.o.valid
+                write_done = aligned & ~writer.w.valid & ~ax_valid & (inflight == 0)
+                with m.If(Mux(is_write, write_done, read_done)):
+                    m.d.sync += aligned.eq(0)
                     m.next = "REPORT"
             with m.State("REPORT"):
                 m.d.comb += [

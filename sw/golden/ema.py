@@ -184,8 +184,16 @@ def write(memory: np.ndarray, desc: Descriptor, beats: list[int], ema, base: int
     return status, after
 
 
-def traffic(desc: Descriptor, ema) -> dict[str, int]:
-    """Bus traffic of a successful descriptor: row bytes, data beats, bursts."""
+def traffic(desc: Descriptor, ema, issued: int | None = None) -> dict[str, int]:
+    """Bus traffic of a descriptor whose first ``issued`` bursts (all by default) reached the
+    bus: row bytes carried, data beats, bursts."""
     bursts = plan_bursts(desc, ema.data_bytes, ema.max_burst, ema.addr_width)
-    return {"bytes": desc.rows * desc.row_bytes, "beats": sum(b.beats for b in bursts),
-            "bursts": len(bursts)}
+    bursts = bursts if issued is None else bursts[:issued]
+    carried = 0
+    for burst in bursts:
+        row_start = desc.row_addr(burst.row, ema.addr_width)
+        for k in range(burst.beats):
+            lo = max(burst.addr + k * ema.data_bytes, row_start)
+            hi = min(burst.addr + (k + 1) * ema.data_bytes, row_start + desc.row_bytes)
+            carried += hi - lo
+    return {"bytes": carried, "beats": sum(b.beats for b in bursts), "bursts": len(bursts)}
