@@ -185,7 +185,9 @@ class TIPSConfig:
 
     ``lanes`` probabilities arrive per beat; ``max_pixels`` bounds the query pixels of one tile
     (the importance and bitmap buffers' depth). In ratio mode the run-time ratio is the
-    fraction ``ratio / 2^ratio_bits`` (``ratio_bits`` fractional bits, 0 to 1 inclusive).
+    fraction ``ratio / 2^ratio_bits`` (``ratio_bits`` fractional bits, 0 to 1 inclusive), and
+    the cut search settles ``search_bits`` bits of the cut value per pass over the importances
+    (``2^search_bits - 1`` comparators and counters).
     """
 
     heads: int = 8
@@ -194,6 +196,7 @@ class TIPSConfig:
     max_pixels: int = 256
     lanes: int = 8
     ratio_bits: int = 16
+    search_bits: int = 2
 
     def _check(self, c: _Checker):
         c.range(self, "heads", 1, 64)
@@ -202,6 +205,7 @@ class TIPSConfig:
         c.range(self, "max_pixels", 1, 65536)
         c.range(self, "lanes", 1, 64)
         c.range(self, "ratio_bits", 1, 24)
+        c.range(self, "search_bits", 1, 4)
 
     @property
     def importance_bits(self) -> int:
@@ -228,6 +232,11 @@ class TIPSConfig:
     def ratio_one(self) -> int:
         """The ratio code of rho = 1 (every pixel high precision)."""
         return 1 << self.ratio_bits
+
+    @property
+    def search_passes(self) -> int:
+        """Passes of the ratio-mode cut search: ``search_bits`` importance bits each."""
+        return -(-self.importance_bits // self.search_bits)
 
 
 @dataclass(frozen=True)

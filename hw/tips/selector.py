@@ -5,7 +5,8 @@ from amaranth.lib.wiring import In, Out
 
 from .lanesum import MaskedLaneSum
 
-__all__ = ["Mode", "TIPS", "command_layout", "status_layout", "bitmap_read_signature"]
+__all__ = ["Mode", "TIPS", "tile_cycles", "command_layout", "status_layout",
+           "bitmap_read_signature"]
 
 
 class Mode(enum.Enum, shape=1):
@@ -42,6 +43,15 @@ def bitmap_read_signature(tips_cfg):
     })
 
 
+def tile_cycles(tips_cfg, mode, pixels):
+    """Cycles from the ``cmd`` handshake to ``status.valid`` of :class:`TIPS` for a valid
+    command, with ``probs`` always valid and ``bitmap`` always ready."""
+    cycles = pixels * tips_cfg.beats_per_pixel + 1 + pixels + 2
+    if Mode(mode) == Mode.RATIO:
+        cycles += tips_cfg.search_passes * (pixels + 1)
+    return cycles
+
+
 class TIPS(wiring.Component):
     """Text-based important-pixel selector: cross-attention -> per-pixel precision bitmap.
 
@@ -52,9 +62,9 @@ class TIPS(wiring.Component):
     * in threshold mode when ``r_i >= tau``;
     * in ratio mode when it is among the ``need = ceil(ratio * pixels / 2^ratio_bits)`` largest
       importances, ties broken by lower pixel index. The cut value (the ``need``-th largest
-      importance) is found exactly by a bitwise search over the stored importances, one pass
-      per importance bit; the selection pass then takes every ``r_i > cut`` and the first
-      ``need - #{r_i > cut}`` pixels with ``r_i == cut``.
+      importance) is found exactly by a digit-by-digit search over the stored importances,
+      ``search_bits`` bits per pass; the selection pass then takes every ``r_i > cut`` and
+      the first ``need - #{r_i > cut}`` pixels with ``r_i == cut``.
 
     A tile: a ``cmd`` beat (the ``token_mask`` port is sampled with it), then
     ``pixels * beats_per_pixel`` beats on ``probs``, then ``ceil(pixels / lanes)`` beats on
@@ -76,7 +86,7 @@ class TIPS(wiring.Component):
     ----------
     config : :class:`sw.config.ProcessorConfig`
         Uses the ``tips`` section: ``heads``, ``tokens``, ``prob_bits``, ``max_pixels``,
-        ``lanes``, ``ratio_bits``.
+        ``lanes``, ``ratio_bits``, ``search_bits``.
 
     Members
     -------
@@ -103,7 +113,7 @@ class TIPS(wiring.Component):
     sustained. :meth:`tile_cycles` gives the exact cycles from the ``cmd`` handshake to
     ``status.valid`` when ``probs`` never idles and ``bitmap`` never stalls:
     ``pixels * beats_per_pixel + 1`` (accumulation and its drain), plus
-    ``importance_bits * (pixels + 1)`` in ratio mode (cut search), plus ``pixels + 2``
+    ``search_passes * (pixels + 1)`` in ratio mode (cut search), plus ``pixels + 2``
     (selection and bitmap flush). The search and selection passes read one importance per
     cycle.
     """
@@ -126,13 +136,8 @@ class TIPS(wiring.Component):
         })
 
     def tile_cycles(self, mode, pixels):
-        """Cycles from the ``cmd`` handshake to ``status.valid`` for a valid command, with
-        ``probs`` always valid and ``bitmap`` always ready."""
-        cfg = self.cfg
-        cycles = pixels * cfg.beats_per_pixel + 1 + pixels + 2
-        if Mode(mode) == Mode.RATIO:
-            cycles += cfg.importance_bits * (pixels + 1)
-        return cycles
+        """Cycles from the ``cmd`` handshake to ``status.valid``; see :func:`tile_cycles`."""
+        return tile_cycles(self.cfg, mode, pixels)
 
     def elaborate(self, platform):
         cfg = self.cfg
@@ -203,16 +208,34 @@ class TIPS(wiring.Component):
                 m.d.sync += next_read.eq(next_read + 1)
         value = imp_read.data
 
-        # Cut search: the largest ``prefix`` with #{r >= prefix} >= need, one bit per pass. ----
-        prefix = Signal(importance_shape)
-        probe = Signal(importance_shape)
-        candidate = prefix | probe
-        at_least = Signal(count_shape)
-        at_least_now = Signal(count_shape)
-        # #{r > cut}: the count of the last refused candidate, since every lower probe bit was
-        # then taken and that candidate is cut + 1.
+        # Cut search: the largest ``prefix`` with #{r >= prefix} >= need, ``search_bits`` bits
+        # (one digit) per pass: digit d is kept when #{r >= prefix | d * unit} >= need. -------
+        digit_top = (1 << cfg.search_bits) - 1
+        search_width = cfg.search_passes * cfg.search_bits
+        prefix = Signal(search_width)
+        unit = Signal(search_width)  # the weight of the digit this pass settles
+        digits = range(1, digit_top + 1)
+        at_least = {d: Signal(count_shape, name=f"at_least_{d}") for d in digits}
+        at_least_now = {d: Signal(count_shape, name=f"at_least_now_{d}") for d in digits}
+        candidates = {d: prefix | (unit * d) for d in digits}
+        for d in digits:
+            m.d.comb += at_least_now[d].eq(at_least[d]
+                                           + (read_valid & (value >= candidates[d])))
+        # #{r > cut}: the count of the last refused candidate. Every later digit was then the
+        # largest, so that candidate is exactly cut + 1.
         above = Signal(count_shape)
-        m.d.comb += at_least_now.eq(at_least + (read_valid & (value >= candidate)))
+        next_prefix = Signal(search_width)
+        refused = Signal()
+        refused_count = Signal(count_shape)
+        # The counts fall as d grows, so the last d that reaches ``need`` is the largest.
+        m.d.comb += [next_prefix.eq(prefix), refused.eq(1), refused_count.eq(at_least_now[1])]
+        for d in digits:
+            with m.If(at_least_now[d] >= need):
+                m.d.comb += next_prefix.eq(candidates[d])
+                if d < digit_top:
+                    m.d.comb += refused_count.eq(at_least_now[d + 1])
+                else:
+                    m.d.comb += refused.eq(0)
 
         # Selection pass ----------------------------------------------------------------------
         # Pixels equal to the cut that still fit: need - #{r > cut}, never negative.
@@ -256,8 +279,8 @@ class TIPS(wiring.Component):
                     m.d.sync += [mode.eq(self.cmd.payload.mode), tau.eq(self.cmd.payload.tau),
                                  need.eq(scaled >> cfg.ratio_bits), mask.eq(self.token_mask),
                                  beat.eq(0), pixel.eq(0), next_read.eq(0), read_valid.eq(0),
-                                 prefix.eq(0), probe.eq(1 << (cfg.importance_bits - 1)),
-                                 at_least.eq(0), above.eq(0), taken.eq(0), high.eq(0),
+                                 prefix.eq(0), unit.eq(1 << (search_width - cfg.search_bits)),
+                                 above.eq(0), taken.eq(0), high.eq(0),
                                  word.eq(0), lane.eq(0), word_addr.eq(0)]
                     with m.If(pixels_ok & ratio_ok):
                         m.d.sync += pixels.eq(self.cmd.payload.pixels)
@@ -288,15 +311,15 @@ class TIPS(wiring.Component):
             with m.State("SEARCH"):
                 m.d.comb += [self.busy.eq(1), read_advance.eq(1)]
                 with m.If(read_last):
-                    m.d.sync += [at_least.eq(0), next_read.eq(0), probe.eq(probe >> 1)]
-                    with m.If(at_least_now >= need):
-                        m.d.sync += prefix.eq(candidate)
-                    with m.Else():
-                        m.d.sync += above.eq(at_least_now)
-                    with m.If(probe == 1):
+                    m.d.sync += [next_read.eq(0), unit.eq(unit >> cfg.search_bits),
+                                 prefix.eq(next_prefix)]
+                    m.d.sync += [at_least[d].eq(0) for d in digits]
+                    with m.If(refused):
+                        m.d.sync += above.eq(refused_count)
+                    with m.If(unit == 1):
                         m.next = "SELECT"
                 with m.Else():
-                    m.d.sync += at_least.eq(at_least_now)
+                    m.d.sync += [at_least[d].eq(at_least_now[d]) for d in digits]
 
             with m.State("SELECT"):
                 m.d.comb += [self.busy.eq(1),

@@ -13,10 +13,12 @@ from sw.flows.amsim import run_simulation, stream_put, stream_send
 from sw.golden import tips as golden
 from tests.tips.cases import make_tile, tile_sequence
 
+# 10-bit importances searched 3 bits per pass (the top digit only partly used).
 SMALL = {"tips.heads": 3, "tips.tokens": 10, "tips.prob_bits": 5, "tips.max_pixels": 37,
-         "tips.lanes": 4, "tips.ratio_bits": 8}
+         "tips.lanes": 4, "tips.ratio_bits": 8, "tips.search_bits": 3}
+# 4-bit importances searched in one pass; 3 values in 8 lanes.
 ONE_BEAT = {"tips.heads": 1, "tips.tokens": 3, "tips.prob_bits": 2, "tips.max_pixels": 9,
-            "tips.lanes": 8, "tips.ratio_bits": 3}
+            "tips.lanes": 8, "tips.ratio_bits": 3, "tips.search_bits": 4}
 
 
 def small_config(**overrides):
