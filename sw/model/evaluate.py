@@ -80,26 +80,19 @@ def fallback_sas_bits(config: ProcessorConfig, keys: int = 4096,
     return keep * xor * index_bits + keep * config.pssa.score_bits
 
 
-def _bench_kind(source: str) -> str:
-    """Benchmarks mix RTL-simulation figures and golden-model ones; only keys that say
-    ``rtl`` are RTL measurements."""
-    return "measured" if "rtl" in source.rsplit(":", 1)[-1] else "modeled"
-
-
 def model_inputs(config: ProcessorConfig, sources: Sources, measure_size: int = 64,
                  run_golden: bool = True) -> ModelInputs:
     """Each input from its best source: RTL benchmark, golden model, assumption."""
     details = {}
-    found = sources.bench_value("pssa", "bits_per_entry", "compressed_bits_per_entry")
-    ratio = sources.bench_value("pssa", "compression_ratio")
-    golden, reason = (measure.pssa_compression(config, measure_size) if run_golden
+    # The PSSA benchmark's reduction is its owner's threshold policy on the same proxy data,
+    # coded tile by tile as the hardware does.
+    found = sources.bench_value("pssa", "sas_ema_reduction")
+    golden, reason = (measure.pssa_compression(config, measure_size) if run_golden and not found
                       else (None, "golden models not run"))
-    bench_note = f"PSSA benchmark on config {sources.bench_config_hash('pssa')}"
     if found:
-        sas = Figure(found[0], _bench_kind(found[1]), found[1], bench_note)
-    elif ratio:
-        sas = Figure(config.pssa.score_bits / ratio[0], _bench_kind(ratio[1]), ratio[1],
-                     f"score_bits / compression ratio; {bench_note}")
+        sas = Figure(config.pssa.score_bits * (1 - found[0]), "modeled", found[1],
+                     "PSSA golden codec, chain policy, threshold chosen by the PSSA benchmark "
+                     f"(benchmark on config {sources.bench_config_hash('pssa')})")
     elif golden:
         details["pssa"] = golden
         sas = Figure(golden["bits_per_entry"], "modeled", "sw.golden.pssa.encoded_bits",
@@ -118,7 +111,7 @@ def model_inputs(config: ProcessorConfig, sources: Sources, measure_size: int = 
     golden, reason = (measure.tips_low_share(config, measure_size) if run_golden and not found
                       else (None, "golden models not run"))
     if found:
-        share = Figure(found[0], _bench_kind(found[1]), found[1],
+        share = Figure(found[0], "modeled", found[1],
                        "TIPS golden selector, threshold mode, FFN-work-weighted over the four "
                        f"resolutions (TIPS benchmark on config "
                        f"{sources.bench_config_hash('tips')})")
@@ -193,16 +186,28 @@ def evaluate(config: ProcessorConfig, sources: Sources | None = None,
     dram_pj_pssa = pssa_total.total * 8 * table.dram_bit
 
     sas_kind = inputs.sas_bits_per_entry.kind
-    peak = sources.bench_value("dbsc", "peak_ops_per_cycle")
-    if peak:
-        peak_fig = Figure(peak[0] * clock_hz / 1e12, "measured", peak[1],
-                          f"RTL ops/cycle x {config.top.clock_mhz:g} MHz")
-    else:
-        peak_fig = Figure(perf.peak_ops_per_cycle(config, "low") * clock_hz / 1e12, "modeled",
-                          "sw.model.perf.peak_ops_per_cycle",
-                          f"2 x {config.dbsc.rows} x {config.dbsc.cols} PEs / "
-                          f"{config.dbsc.slices_low} slice x {config.top.clock_mhz:g} MHz, "
-                          f"every token at low precision")
+    rtl_checks = {}
+    for key in ("utilization_ws", "utilization_os", "low_to_high_cycle_ratio",
+                "mixed_cycle_ratio_44_8"):
+        found = sources.bench_value("dbsc", key)
+        if found:
+            rtl_checks[key] = {"value": found[0], "kind": "measured", "source": found[1]}
+    for mode in ("ws", "os"):
+        rtl = sources.bench_value("dbsc", f"cycles_{mode}_low_share_0.0")
+        model = sources.bench_value("dbsc", f"ideal_cycles_{mode}")
+        if rtl and model:
+            rtl_checks[f"rtl_over_timing_model_{mode}"] = {
+                "value": rtl[0] / model[0], "kind": "measured",
+                "source": f"{rtl[1]} / {model[1].rsplit(': ', 1)[-1]}"}
+    utilization = ", ".join(f"{k} {v['value']:.3f}" for k, v in rtl_checks.items()
+                            if k.startswith("utilization"))
+    peak_fig = Figure(perf.peak_ops_per_cycle(config, "low") * clock_hz / 1e12, "modeled",
+                      "sw.model.perf.peak_ops_per_cycle",
+                      f"2 x {config.dbsc.rows} x {config.dbsc.cols} PEs / "
+                      f"{config.dbsc.slices_low} slice x {config.top.clock_mhz:g} MHz, every "
+                      f"token at low precision; one slice per PE per cycle, which the DBSC RTL "
+                      + (f"sustains in simulation ({utilization} on a full tile)" if utilization
+                         else "benchmark will measure (no build/bench/dbsc.json yet)"))
     ffn_base = _ffn_onchip_energy(config, table, layers, "ws", 0.0)
     ffn_mode = perf.dataflow_of(config, "ffn")
     ffn_dbsc = _ffn_onchip_energy(config, table, layers, ffn_mode, share)
@@ -233,12 +238,6 @@ def evaluate(config: ProcessorConfig, sources: Sources | None = None,
                                           "sw.model.energy (assumption W2)",
                                           "on-chip FFN energy, WS all-high vs OS with TIPS"),
     }
-    rtl_checks = {}
-    for key in ("utilization_ws", "utilization_os", "low_to_high_cycle_ratio",
-                "mixed_cycle_ratio_44_8"):
-        found = sources.bench_value("dbsc", key)
-        if found:
-            rtl_checks[key] = {"value": found[0], "kind": "measured", "source": found[1]}
     extra = {
         "synthesized": sources.synth_rows(config.hash),
         "dbsc_rtl_bench": rtl_checks,

@@ -82,19 +82,18 @@ class Sources:
         self.synth = _read_json(self.build_root / "reports" / "synth.json")
 
     def bench_value(self, bench: str, *keys: str) -> tuple[float, str] | None:
-        """The first numeric result of benchmark ``bench`` whose key is one of ``keys``, with a
-        ``file: key`` provenance string. A key matches by its whole dotted path, its last part,
-        or a last part ending in ``_<key>`` (``rtl_bits_per_entry`` matches
-        ``bits_per_entry``)."""
+        """The numeric result of benchmark ``bench`` under one of ``keys`` (tried in order),
+        with a ``file: key`` provenance string. A key matches its whole dotted path first,
+        else the last part of a nested path."""
         record = self.bench.get(bench)
         if not record:
             return None
-        flat = flatten(record.get("results", {}))
+        flat = {k: v for k, v in flatten(record.get("results", {})).items() if _is_number(v)}
         for wanted in keys:
+            if wanted in flat:
+                return float(flat[wanted]), f"build/bench/{bench}.json: results.{wanted}"
             for key, value in flat.items():
-                last = key.rsplit(".", 1)[-1]
-                if ((key == wanted or last == wanted or last.endswith("_" + wanted))
-                        and _is_number(value)):
+                if key.rsplit(".", 1)[-1] == wanted:
                     return float(value), f"build/bench/{bench}.json: results.{key}"
         return None
 

@@ -51,40 +51,44 @@ def test_fallbacks_without_any_source(paper, tmp_path):
 
 
 def test_benchmark_outputs_are_used_and_tagged(paper, tmp_path):
-    write_bench(tmp_path, "pssa", {"tile": {"rtl_bits_per_entry": 2.0}})
+    write_bench(tmp_path, "pssa", {"sas_ema_reduction": 0.75,
+                                   "sharpness_sweep": {"1.0": {"sas_ema_reduction": 0.1}}})
     write_bench(tmp_path, "tips", {"low_precision_share_ratio": 0.448,
                                    "low_precision_share_threshold": 0.5})
-    write_bench(tmp_path, "dbsc", {"peak_ops_per_cycle": 7680, "utilization_ws": 0.97})
+    write_bench(tmp_path, "dbsc", {"baseline_utilization_ws": 0.5, "utilization_ws": 0.97,
+                                   "cycles_ws_low_share_0.0": 1010, "ideal_cycles_ws": 1000})
     result = evaluate(paper, Sources(tmp_path), run_golden=False)
+    # Both benchmarks' figures come from golden models: modeled, with the file as source.
     sas = result.inputs.sas_bits_per_entry
-    assert (sas.value, sas.kind) == (2.0, "measured")
-    assert "build/bench/pssa.json: results.tile.rtl_bits_per_entry" == sas.source
+    assert (sas.value, sas.kind) == (2.0, "modeled")
+    assert sas.source == "build/bench/pssa.json: results.sas_ema_reduction"
     assert "abcd1234" in sas.note
     assert result.metrics["sas_ema_reduction_pct"].value == pytest.approx(75.0)
-    assert result.metrics["sas_ema_reduction_pct"].kind == "measured"
-    # The TIPS benchmark's share comes from the golden model: modeled, from the bench file.
     share = result.inputs.ffn_low_share
     assert (share.value, share.kind) == (0.5, "modeled")
     assert share.source.endswith("results.low_precision_share_threshold")
-    assert result.metrics["peak_tops"].value == pytest.approx(1.92)
-    assert result.metrics["peak_tops"].kind == "measured"
-    assert result.extra["dbsc_rtl_bench"]["utilization_ws"]["value"] == 0.97
+    checks = result.extra["dbsc_rtl_bench"]
+    assert checks["utilization_ws"] == {"value": 0.97, "kind": "measured",
+                                        "source": "build/bench/dbsc.json: results.utilization_ws"}
+    assert checks["rtl_over_timing_model_ws"]["value"] == pytest.approx(1.01)
+    assert "utilization_ws 0.970" in result.metrics["peak_tops"].note
     data = report(result, "test")
     check_schema(data)
     assert "utilization_ws 0.97" in render_markdown(data)
 
 
-def test_compression_ratio_from_golden_bench_is_modeled(paper, tmp_path):
-    write_bench(tmp_path, "pssa", {"compression_ratio": 4.0})
-    result = evaluate(paper, Sources(tmp_path), run_golden=False)
-    assert result.inputs.sas_bits_per_entry.value == 2.0
-    assert result.inputs.sas_bits_per_entry.kind == "modeled"
+def test_nested_key_is_found_when_no_top_level_one(tmp_path):
+    write_bench(tmp_path, "pssa", {"sweep": {"2.0": {"sas_ema_reduction": 0.6}}})
+    assert Sources(tmp_path).bench_value("pssa", "sas_ema_reduction") == (
+        0.6, "build/bench/pssa.json: results.sweep.2.0.sas_ema_reduction")
+    assert Sources(tmp_path).bench_value("pssa", "threshold") is None
+    assert Sources(tmp_path).bench_value("tips", "low_share") is None
 
 
 def test_more_pruning_less_total_ema(paper, tmp_path):
     reductions = []
-    for bits in (6.0, 4.0, 2.0, 1.0):
-        write_bench(tmp_path, "pssa", {"bits_per_entry": bits})
+    for sas_reduction in (0.25, 0.5, 0.75, 0.875):
+        write_bench(tmp_path, "pssa", {"sas_ema_reduction": sas_reduction})
         result = evaluate(paper, Sources(tmp_path), run_golden=False)
         reductions.append(result.metrics["total_ema_reduction_pct"].value)
     assert reductions == sorted(reductions) and len(set(reductions)) == 4
