@@ -257,14 +257,18 @@ async def encoder_decoder_loop(dut):
 
 @cocotb.test()
 async def sustained_throughput(dut):
-    """Streams one structured tile through each side without stalls, checks the result and
-    writes the cycle counts to ``args["report"]`` (read by ``sw/bench/pssa.py``)."""
+    """Streams one tile (``args["data"]``: structured or random) through each side without
+    stalls, checks the result and writes the cycle counts to ``args["report"]`` (read by
+    ``sw/bench/pssa.py``)."""
     cfg = config_from_env()
     args = test_args()
     layouts = PSSALayouts(cfg)
     lanes = cfg.pssa.lanes
     await start(dut)
-    scores = structured_tile(cfg, args["rows"], args["keys"])
+    if args["data"] == "structured":
+        scores = structured_tile(cfg, args["rows"], args["keys"])
+    else:
+        scores = random_tile(cfg, args["rows"], args["keys"], np.random.default_rng(0))
     threshold = score_range(cfg)[0] + args["threshold_offset"]
     want = golden.encode(scores, threshold, golden.CHAIN, cfg)
     beats = _beats(layouts, lanes, scores)
