@@ -98,8 +98,8 @@ def model_inputs(config: ProcessorConfig, sources: Sources, measure_size: int = 
         sas = Figure(golden["bits_per_entry"], "modeled", "sw.golden.pssa.encoded_bits",
                      f"golden codec on one {golden['size']}x{golden['size']} structured head, "
                      f"threshold {golden['threshold']} (M1), keeps "
-                     f"{golden['kept_fraction']:.1%} of entries, A V error "
-                     f"{golden['relative_error']:.1%}")
+                     f"{golden['kept_fraction']:.1%} of entries, relative squared A V error "
+                     f"{golden['relative_error']:.2%}")
     else:
         sas = Figure(fallback_sas_bits(config), "modeled", "assumption A1",
                      f"no PSSA source ({reason})")
