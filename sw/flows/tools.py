@@ -21,12 +21,15 @@ from pathlib import Path
 from sw.flows.emit import BUILD_ROOT
 
 __all__ = [
-    "MissingTool", "TOOLS_DIR", "DEBIAN_PACKAGES", "yowasp", "opensta", "osu018_liberty",
+    "MissingTool", "TOOLS_DIR", "SYSTEM_ROOTS", "DEBIAN_PACKAGES", "yowasp", "opensta", "osu018_liberty",
     "fetch_debian", "how_to_get",
 ]
 
 #: Unpacked Debian packages (``$SDPROC_TOOLS_DIR`` overrides).
 TOOLS_DIR = Path(os.environ.get("SDPROC_TOOLS_DIR", BUILD_ROOT / "tools"))
+
+#: Where an installed Debian package's files are found (tests empty this).
+SYSTEM_ROOTS = (Path("/"),)
 
 #: Debian package -> the file the flow needs from it, relative to the unpacked root.
 DEBIAN_PACKAGES = {
@@ -45,7 +48,8 @@ class MissingTool(RuntimeError):
 
 def how_to_get(package: str, tools_dir: Path | None = None) -> str:
     tools_dir = Path(tools_dir or TOOLS_DIR)
-    return (f"{package} not found (looked in / and {tools_dir}). Get it without installing its "
+    places = ", ".join(str(root) for root in (*SYSTEM_ROOTS, tools_dir))
+    return (f"{package} not found (looked under {places}). Get it without installing its "
             f"dependencies: `apt-get update && cd /tmp && apt-get download {package} && "
             f"dpkg-deb -x {package}_*.deb {tools_dir}` (`sdproc synth` does exactly that unless "
             f"given --no-fetch-tools; it needs the apt lists, i.e. `apt-get update` once).")
@@ -63,11 +67,10 @@ def yowasp(tool: str) -> Path:
     return Path(found)
 
 
-def _debian_file(package: str, tools_dir: Path | None, fetch: bool,
-                 system_paths: tuple[Path, ...]) -> Path:
+def _debian_file(package: str, tools_dir: Path | None, fetch: bool) -> Path:
     tools_dir = Path(tools_dir or TOOLS_DIR)
     relative = DEBIAN_PACKAGES[package]
-    for root in (*system_paths, tools_dir):
+    for root in (*SYSTEM_ROOTS, tools_dir):
         if (root / relative).exists():
             return root / relative
     if fetch:
@@ -79,17 +82,15 @@ def _debian_file(package: str, tools_dir: Path | None, fetch: bool,
     raise MissingTool(how_to_get(package, tools_dir))
 
 
-def opensta(tools_dir: Path | None = None, fetch: bool = False,
-            system_paths: tuple[Path, ...] = (Path("/"),)) -> Path:
+def opensta(tools_dir: Path | None = None, fetch: bool = False) -> Path:
     """The OpenSTA binary ``sta`` (its shared libraries, Tcl 8.6 and readline, are part of a
     standard Debian system)."""
-    return _debian_file("opensta", tools_dir, fetch, system_paths)
+    return _debian_file("opensta", tools_dir, fetch)
 
 
-def osu018_liberty(tools_dir: Path | None = None, fetch: bool = False,
-                   system_paths: tuple[Path, ...] = (Path("/"),)) -> Path:
+def osu018_liberty(tools_dir: Path | None = None, fetch: bool = False) -> Path:
     """``osu018_stdcells.lib``, the Liberty file of the OSU 0.18 um standard cells."""
-    return _debian_file("qflow-tech-osu018", tools_dir, fetch, system_paths)
+    return _debian_file("qflow-tech-osu018", tools_dir, fetch)
 
 
 def fetch_debian(packages, tools_dir: Path | None = None) -> None:

@@ -1,0 +1,168 @@
+"""The synthesis flow: report schema, figures of known designs within bounds that a broken flow
+would miss, the harness, and the message when a Debian tool is missing."""
+
+import json
+
+import pytest
+from amaranth.sim import Simulator
+
+from hw import registry
+from sw.config import load_config
+from sw.flows import synth, tools
+from sw.flows.harness import RegisteredHarness, port_widths
+from tests.flows.probe import PROBE_COUNTER_BITS, PROBE_MEMORY_BITS, Probe
+
+CONFIG = load_config(preset="default")
+
+
+@pytest.fixture(scope="module")
+def synth_root(tmp_path_factory):
+    """Each test module works in its own build tree, so that nothing is served from the
+    cache of an earlier flow version."""
+    root = tmp_path_factory.mktemp("synth")
+    patch = pytest.MonkeyPatch()
+    patch.setattr(synth, "SYNTH_ROOT", root)
+    yield root
+    patch.undo()
+
+
+@pytest.fixture(scope="module")
+def probe_rows(synth_root):
+    rows = synth.synthesize(Probe(), "probe", CONFIG, targets=("generic", "ecp5", "ice40"),
+                            use_cache=False)
+    return {row["target"]: row for row in rows}
+
+
+@pytest.fixture(scope="module")
+def mac_rows(synth_root):
+    mac = registry.build("common_mac", CONFIG)
+    rows = synth.synthesize(mac, "common_mac", CONFIG,
+                            targets=("generic", "ecp5", "ecp5-nodsp", "asic-osu018"),
+                            use_cache=False)
+    return {row["target"]: row for row in rows}
+
+
+def test_rows_follow_the_schema(probe_rows, mac_rows):
+    for row in [*probe_rows.values(), *mac_rows.values()]:
+        assert tuple(row) == synth.ROW_KEYS
+        assert row["status"] == "ok", row["message"]
+        assert row["config_hash"] == CONFIG.hash
+        assert row["label"] == synth.LABELS[row["target"]]
+        for key in synth.METRICS:
+            assert row[key] is None or isinstance(row[key], (int, float)), key
+        assert json.loads(json.dumps(row)) == row
+    generic = mac_rows["generic"]
+    for key in ("cells", "ff", "memory_bits", "transistors", "depth"):
+        assert isinstance(generic[key], int)
+    for key in ("lut", "ff", "dsp", "bram", "fmax_mhz"):
+        assert mac_rows["ecp5"][key] is not None, key
+    for key in ("area_um2", "critical_ns"):
+        assert mac_rows["asic-osu018"][key] is not None, key
+
+
+def test_reports_hold_every_row(probe_rows, mac_rows, tmp_path):
+    rows = [*probe_rows.values(), *mac_rows.values()]
+    json_path, md_path = synth.write_reports(rows, CONFIG, tmp_path, wall_seconds=1.0, jobs=2)
+    assert json.loads(json_path.read_text()) == rows
+    table = md_path.read_text()
+    for row in rows:
+        assert f"| {row['block']} | {row['target']} |" in table
+    assert synth.LABELS["asic-osu018"] in table
+
+
+def test_probe_figures(probe_rows):
+    generic = probe_rows["generic"]
+    assert generic["memory_bits"] == PROBE_MEMORY_BITS
+    assert PROBE_COUNTER_BITS <= generic["ff"] <= PROBE_COUNTER_BITS + 16
+    assert 10 <= generic["cells"] <= 400
+    assert 2 <= generic["depth"] <= 40
+    assert generic["transistors"] > 10 * generic["ff"]
+    assert "$mem_v2" not in generic["cells_by_kind"]
+    ecp5 = probe_rows["ecp5"]
+    assert ecp5["dsp"] == 0
+    assert ecp5["lutram"] + ecp5["bram"] > 0, "the memory must not become flip-flops"
+    assert 4 <= ecp5["lut"] <= 200
+    assert 80 <= ecp5["fmax_mhz"] <= 1000
+    assert ecp5["critical_path"]
+    assert 30 <= probe_rows["ice40"]["fmax_mhz"] <= 1000
+
+
+def test_mac_figures(mac_rows):
+    dbsc = CONFIG.dbsc
+    generic = mac_rows["generic"]
+    assert generic["ff"] == dbsc.acc_bits
+    assert generic["memory_bits"] == 0
+    # A (slice + 1) x weight-bit multiplier, a shifter and an adder of acc_bits.
+    assert 150 <= generic["cells"] <= 3000
+    assert 10 <= generic["depth"] <= 200
+    assert mac_rows["ecp5"]["dsp"] >= 1
+    assert mac_rows["ecp5-nodsp"]["dsp"] == 0
+    assert mac_rows["ecp5-nodsp"]["lut"] > mac_rows["ecp5"]["lut"]
+    for target in ("ecp5", "ecp5-nodsp"):
+        assert mac_rows[target]["ff"] == dbsc.acc_bits
+        assert 20 <= mac_rows[target]["fmax_mhz"] <= 500
+    asic = mac_rows["asic-osu018"]
+    assert asic["ff"] == dbsc.acc_bits
+    assert 2_000 <= asic["area_um2"] <= 200_000
+    assert 0.5 <= asic["critical_ns"] <= 50
+
+
+def test_cache_reuses_rows(synth_root):
+    design = synth.prepare(Probe(), "probe_cached", CONFIG)
+    first = synth.run_target(design, "generic")
+    again = synth.run_target(design, "generic")
+    assert again == first
+    other = synth.prepare(Probe(), "probe_cached",
+                          CONFIG.replace(**{"top.clock_mhz": 50.0}))
+    assert other.source_hash == design.source_hash
+    assert synth.run_target(other, "generic")["config_hash"] != first["config_hash"]
+
+
+def test_harness_drives_every_input_and_observes_outputs():
+    probe = Probe()
+    harness = RegisteredHarness(probe)
+    assert (harness.input_bits, harness.output_bits) == port_widths(probe) == (1 + 5 + 8, 16)
+    seen_inputs = {name: set() for name in ("we", "addr", "data")}
+    seen_out = set()
+
+    async def bench(ctx):
+        ctx.set(harness.rst, 0)
+        for _ in range(200):
+            ctx.set(harness.clk, 1)
+            await ctx.delay(5e-9)
+            ctx.set(harness.clk, 0)
+            await ctx.delay(5e-9)
+            for name in seen_inputs:
+                seen_inputs[name].add(ctx.get(getattr(probe, name)))
+            seen_out.add(ctx.get(harness.out))
+
+    sim = Simulator(harness)
+    sim.add_testbench(bench)
+    sim.run()
+    assert seen_inputs["we"] == {0, 1}
+    assert len(seen_inputs["addr"]) == 32
+    assert len(seen_inputs["data"]) > 100
+    assert seen_out == {0, 1}
+
+
+def test_missing_tool_is_skipped_with_instructions(synth_root, tmp_path, monkeypatch):
+    monkeypatch.setattr(tools, "TOOLS_DIR", tmp_path / "tools")
+    monkeypatch.setattr(tools, "SYSTEM_ROOTS", ())
+    with pytest.raises(tools.MissingTool) as error:
+        tools.osu018_liberty(fetch=False)
+    message = str(error.value)
+    assert "qflow-tech-osu018" in message and "apt-get download" in message
+    assert "dpkg-deb -x" in message and str(tmp_path / "tools") in message
+
+    design = synth.prepare(Probe(), "probe_missing", CONFIG)
+    rows = synth.synthesize_blocks([design], ("asic-osu018", "generic"), fetch_tools=False,
+                                   use_cache=False)
+    assert rows[0]["status"] == "skipped"
+    assert "apt-get download" in rows[0]["message"]
+    assert rows[1]["status"] == "ok" and rows[1]["cells"] > 0
+
+
+def test_unknown_target_is_refused():
+    design = synth.prepare(Probe(), "probe", CONFIG)
+    with pytest.raises(ValueError, match="asic-osu018"):
+        synth.run_target(design, "vivado")
