@@ -3,6 +3,7 @@ available source, then per-layer cycles, traffic and energy, then the paper's me
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 
 from sw.config import ProcessorConfig
@@ -36,6 +37,7 @@ ASSUMPTIONS = {
           "position costs ceil(log2(keys)) bits and a kept value score_bits.",
     "A2": "Fallback when no TIPS source exists: the FFN low-precision share is the paper's "
           "44.8 % (not an independent figure).",
+    "A3": "Fallback when no EMA benchmark exists: the AXI data bus carries data every cycle.",
 }
 
 #: Fallback PSSA model parameters (assumption A1).
@@ -49,6 +51,7 @@ class ModelInputs:
 
     sas_bits_per_entry: Figure
     ffn_low_share: Figure
+    ema_utilization: Figure
     cycle_formula: str
     details: dict = field(default_factory=dict)
 
@@ -124,8 +127,15 @@ def model_inputs(config: ProcessorConfig, sources: Sources, measure_size: int = 
         share = Figure(PAPER["ffn_low_precision_share_pct"] / 100, "modeled", "assumption A2",
                        f"no TIPS source ({reason})")
 
+    found = sources.bench_value("ema", "read_utilization")
+    if found:
+        bus = Figure(found[0], "measured", found[1], "EMA RTL read-burst bus utilization, ideal "
+                     f"AXI memory (benchmark on config {sources.bench_config_hash('ema')})")
+    else:
+        bus = Figure(1.0, "modeled", "assumption A3", "no build/bench/ema.json yet")
+
     formula = perf.dbsc_formula()
-    return ModelInputs(sas_bits_per_entry=sas, ffn_low_share=share,
+    return ModelInputs(sas_bits_per_entry=sas, ffn_low_share=share, ema_utilization=bus,
                        cycle_formula=formula[1] if formula else "sw.model.perf.gemm_cycles",
                        details=details)
 
@@ -176,7 +186,10 @@ def evaluate(config: ProcessorConfig, sources: Sources | None = None,
                 for p, t in zip(perfs, with_pssa)]
 
     clock_hz = config.top.clock_mhz * 1e6
-    cycles = sum(p.cycles for p in perfs)
+    bus = inputs.ema_utilization.value * config.ema.data_bytes
+    ema_cycles = [math.ceil(t.total / bus) for t in with_pssa]
+    cycles = sum(max(p.cycles, e) for p, e in zip(perfs, ema_cycles))
+    compute_cycles = sum(p.cycles for p in perfs)
     seconds = cycles / clock_hz
     joules = sum(e.total for e in energies) * 1e-12
     macs = totals(layers)["macs"]
@@ -243,6 +256,11 @@ def evaluate(config: ProcessorConfig, sources: Sources | None = None,
         "dbsc_rtl_bench": rtl_checks,
         "model_utilization_by_kind": _utilization_by_kind(perfs, config.dbsc.pes),
         "cycles_per_iter": cycles,
+        "compute_cycles_per_iter": compute_cycles,
+        "memory_bound_layers": sum(1 for p, e in zip(perfs, ema_cycles) if e > p.cycles),
+        "memory_stall_ms": (cycles - compute_cycles) / clock_hz * 1e3,
+        "ema_bandwidth_needed_gbs": pssa_total.total / seconds / 1e9,
+        "ema_bandwidth_available_gbs": bus * clock_hz / 1e9,
         "ms_per_iter": seconds * 1e3,
         "effective_tops": 2 * macs / seconds / 1e12,
         "utilization": sum(p.slice_macs for p in perfs) / (cycles * config.dbsc.pes),

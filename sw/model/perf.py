@@ -37,8 +37,10 @@ ASSUMPTIONS = {
     "P1": "Stationary operands are double-buffered: consecutive tiles of a layer follow back to "
           "back, so pipeline fill and drain (rows + cols cycles) are paid once per layer.",
     "P2": "Layers run one after another on the DBSC array; the EMA controller's transfers "
-          "overlap compute (the array is never starved), and non-GEMM operations (norms, "
-          "softmax, SiLU, GEGLU gate) run on side units in parallel.",
+          "overlap compute, so a layer takes the longer of its compute cycles and its DRAM "
+          "bytes / (ema.data_width / 8 per cycle x the EMA's bus utilization), the EMA running "
+          "at top.clock_mhz; non-GEMM operations (norms, softmax, SiLU, GEGLU gate) run on "
+          "side units in parallel.",
     "P3": "Only the FFN uses low precision (TIPS); every other layer runs at high precision.",
     "P4": "The tokens of a layer are reordered by precision (high first), so only the OS "
           "group on the boundary mixes them (and runs at high precision).",

@@ -91,7 +91,6 @@ def _why(name: str, result: ModelResult) -> str:
     """Why the project's figure differs from the paper's (called only when it does)."""
     x = result.extra
     cfg = result.config
-    source_note = result.inputs.ffn_low_share.note
     macs = result.totals["macs"]
     if name == "peak_tops":
         return (f"this build has {cfg.dbsc.rows} x {cfg.dbsc.cols} PEs at "
@@ -116,9 +115,9 @@ def _why(name: str, result: ModelResult) -> str:
                 f"paper's 37.8 / 60.3 implies 62.7 %. The weight and activation traffic "
                 f"assumptions (E1, E2) set that share")
     if name == "ffn_low_precision_share_pct":
-        return (f"the share is set by the selection policy and the data ({source_note}); the "
-                f"data is a proxy (M3), the paper's threshold is not published, and TIPS's "
-                f"ratio mode sets any share exactly")
+        return ("the share is set by the selection policy and the data (see the note); the "
+                "data is a proxy (M3), the paper's threshold is not published, and TIPS's "
+                "ratio mode sets any share exactly")
     if name == "ffn_efficiency_gain_pct":
         return (f"the gain splits into {x['ffn_gain_from_dataflow_pct']:.1f} % from the "
                 f"dataflow (WS spills acc_bits-wide partial sums to the buffers for every "
@@ -197,6 +196,7 @@ def report(result: ModelResult, command: str) -> dict:
                     for k, v in result.extra.items()},
         "inputs": {"sas_bits_per_entry": result.inputs.sas_bits_per_entry.to_dict(),
                    "ffn_low_share": result.inputs.ffn_low_share.to_dict(),
+                   "ema_utilization": result.inputs.ema_utilization.to_dict(),
                    "cycle_formula": result.inputs.cycle_formula,
                    "golden_details": result.inputs.details},
         "energy_table_pj": result.table.to_dict(),
@@ -249,8 +249,16 @@ def render_markdown(data: dict) -> str:
               f"- cycles per iteration: {d['cycles_per_iter']:,} "
               f"({d['ms_per_iter']:.1f} ms at {data['config']['top']['clock_mhz']:g} MHz; "
               f"formula `{d['cycle_formula']}`)",
+              f"- of which waiting for DRAM: {d['memory_stall_ms']:.1f} ms in "
+              f"{d['memory_bound_layers']} memory-bound layers; average EMA bandwidth "
+              f"{d['ema_bandwidth_needed_gbs']:.2f} GB/s of "
+              f"{d['ema_bandwidth_available_gbs']:.2f} GB/s available "
+              f"(bus utilization {data['inputs']['ema_utilization']['value']:.4g}, "
+              f"{data['inputs']['ema_utilization']['kind']}, "
+              f"{data['inputs']['ema_utilization']['source']})",
               f"- effective throughput: {d['effective_tops']:.3f} TOPS "
-              f"(array utilization {100 * d['utilization']:.1f} %; by layer kind: "
+              f"(array utilization {100 * d['utilization']:.1f} % with the memory stalls; "
+              f"compute only, by layer kind: "
               + ", ".join(f"{k} {100 * v:.1f} %" for k, v in
                           d["model_utilization_by_kind"].items()) + ")",
               "- DBSC RTL simulation (`sdproc bench --only dbsc`): "

@@ -137,3 +137,17 @@ def test_synthesis_rows_of_this_config_are_reported(paper, tmp_path):
          "source": "build/reports/synth.json", "area_um2": 1.5e6, "critical_ns": 9.0}]
     assert "dbsc asic-osu018 (area_um2 1.5e+06, critical_ns 9)" in render_markdown(
         report(result, "test"))
+
+
+def test_slow_memory_makes_layers_memory_bound(paper, tmp_path):
+    fast = evaluate(paper, Sources(tmp_path), run_golden=False)
+    assert fast.inputs.ema_utilization.source == "assumption A3"
+    write_bench(tmp_path, "ema", {"read_utilization": 0.05})
+    slow = evaluate(paper, Sources(tmp_path), run_golden=False)
+    assert slow.inputs.ema_utilization.kind == "measured"
+    assert slow.extra["memory_bound_layers"] > fast.extra["memory_bound_layers"] > 0
+    assert slow.extra["cycles_per_iter"] > fast.extra["cycles_per_iter"] \
+        > fast.extra["compute_cycles_per_iter"] == slow.extra["compute_cycles_per_iter"]
+    # Energy does not depend on time (no leakage is modelled, N4); power does.
+    assert slow.metrics["mj_per_iter"].value == fast.metrics["mj_per_iter"].value
+    assert slow.metrics["power_mw"].value < fast.metrics["power_mw"].value
