@@ -58,6 +58,10 @@ class ModelInputs:
 
 @dataclass
 class ModelResult:
+    """Everything :func:`evaluate` computed: per-layer lists in layer order, the paper's
+    metrics (``metrics``, keyed like :data:`PAPER`), further figures (``extra``) and which
+    benchmark and synthesis outputs were found (``found``)."""
+
     config: ProcessorConfig
     spec: UNetSpec
     layers: list[Layer]
@@ -141,18 +145,18 @@ def model_inputs(config: ProcessorConfig, sources: Sources, measure_size: int = 
 
 
 def _ffn_onchip_energy(config, table, layers, mode, low_share) -> float:
+    """MAC and buffer energy (pJ) of every FFN layer run in ``mode`` with ``low_share`` of its
+    tokens at low precision (energy does not depend on cycles, N4)."""
+    d = config.dbsc
     total = 0.0
     for layer in layers:
-        if layer.kind != "ffn":
-            continue
-        low = round(layer.m * low_share)
-        high = layer.m - low
-        cycles = perf.gemm_cycles(config, mode, layer.m, layer.k, layer.n, high, low)
-        d = config.dbsc
-        slice_macs = layer.k * layer.n * (high * d.slices_high + low * d.slices_low)
-        p = perf.LayerPerf(layer, mode, cycles, slice_macs, low_share, d.pes)
-        e = energy.layer_energy(config, table, p, 0.0)
-        total += e.mac + e.sram
+        if layer.kind == "ffn":
+            low = round(layer.m * low_share)
+            slice_macs = layer.k * layer.n * ((layer.m - low) * d.slices_high
+                                              + low * d.slices_low)
+            run = perf.LayerPerf(layer, mode, 0, slice_macs, low_share, d.pes)
+            e = energy.layer_energy(config, table, run, 0.0)
+            total += e.mac + e.sram
     return total
 
 
@@ -166,14 +170,14 @@ def _utilization_by_kind(perfs, pes) -> dict:
 
 
 def evaluate(config: ProcessorConfig, sources: Sources | None = None,
-             spec: UNetSpec | None = None, inputs: ModelInputs | None = None,
-             measure_size: int = 64, run_golden: bool = True) -> ModelResult:
-    """Run the model. ``inputs`` overrides the source look-up (tests use this)."""
+             spec: UNetSpec | None = None, measure_size: int = 64,
+             run_golden: bool = True) -> ModelResult:
+    """Run the model on ``config`` with the inputs ``sources`` provides (default: ``build/``);
+    ``run_golden=False`` skips the golden-model measurements (their fallbacks apply)."""
     sources = sources if sources is not None else Sources()
     spec = spec or UNetSpec()
     layers = unet_layers(spec)
-    if inputs is None:
-        inputs = model_inputs(config, sources, measure_size, run_golden)
+    inputs = model_inputs(config, sources, measure_size, run_golden)
     formula = perf.dbsc_formula()
     share = inputs.ffn_low_share.value
     perfs = [perf.layer_perf(config, l, share, formula[0] if formula else None)
