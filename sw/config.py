@@ -246,6 +246,7 @@ class EMAConfig:
     ``max_burst`` beats per INCR burst (further limited by the 4 KB boundary), ``outstanding``
     bursts in flight per direction. A descriptor moves up to ``2^rows_bits - 1`` rows of up to
     ``2^row_bytes_bits - 1`` bytes; the traffic counters are ``counter_bits`` wide and wrap.
+    ``sas_codec`` builds the PSSA encoder and decoder into the SAS class's path.
     """
 
     data_width: int = 64
@@ -256,6 +257,7 @@ class EMAConfig:
     rows_bits: int = 16
     row_bytes_bits: int = 16
     counter_bits: int = 32
+    sas_codec: bool = True
 
     def _check(self, c: _Checker):
         c.choice(self, "data_width", (32, 64, 128))
@@ -266,6 +268,7 @@ class EMAConfig:
         c.range(self, "rows_bits", 1, 32)
         c.range(self, "row_bytes_bits", 1, 32)
         c.range(self, "counter_bits", 8, 64)
+        c.boolean(self, "sas_codec")
 
     @property
     def data_bytes(self) -> int:
