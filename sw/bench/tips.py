@@ -160,13 +160,12 @@ def _rtl_tile(config, probs, mask, mode, tau, ratio):
             {"mode": Mode(mode), "pixels": pixels, "tau": tau, "ratio": ratio}))
         cycles = 0
         sent = 0
-        ctx.set(dut.probs.valid, 1)
         while True:
             if sent < len(beats):
                 ctx.set(dut.probs.payload, beats[sent])
             ctx.set(dut.probs.valid, sent < len(beats))
-            _, _, ready, bm_valid, bm_payload, st_valid = await ctx.tick().sample(
-                dut.probs.ready, dut.bitmap.valid, dut.bitmap.payload, dut.status.valid)
+            _, _, ready, bm_valid, bm_payload = await ctx.tick().sample(
+                dut.probs.ready, dut.bitmap.valid, dut.bitmap.payload)
             cycles += 1
             if ready and sent < len(beats):
                 sent += 1
@@ -174,7 +173,8 @@ def _rtl_tile(config, probs, mask, mode, tau, ratio):
                     counts["accumulate"] = cycles
             if bm_valid:
                 words.append(bm_payload)
-            if st_valid:
+            # Counted as tile_cycles counts: clock edges until status.valid is high.
+            if ctx.get(dut.status.valid):
                 break
         counts["tile"] = cycles
 
