@@ -176,6 +176,18 @@ def report(result: ModelResult, command: str) -> dict:
                            "utilization": round(p.utilization, 4),
                            "ema_bytes_base": base.to_dict(), "ema_bytes_pssa": comp.to_dict(),
                            "energy_pj": {"mac": e.mac, "sram": e.sram, "dram": e.dram}})
+    groups = OrderedDict()
+    for row in layer_rows:
+        key = f"{row['kind']}@{row['side']}"
+        g = groups.setdefault(key, {"kind": row["kind"], "side": row["side"], "layers": 0,
+                                    "macs": 0, "cycles": 0, "ema_mb_base": 0.0,
+                                    "ema_mb_pssa": 0.0, "energy_mj": 0.0})
+        g["layers"] += 1
+        g["macs"] += row["macs"]
+        g["cycles"] += row["cycles"]
+        g["ema_mb_base"] += row["ema_bytes_base"]["total"] / 1e6
+        g["ema_mb_pssa"] += row["ema_bytes_pssa"]["total"] / 1e6
+        g["energy_mj"] += sum(row["energy_pj"].values()) * 1e-9
     return {
         "generated_utc": datetime.datetime.now(datetime.timezone.utc).isoformat(
             timespec="seconds"),
@@ -202,6 +214,7 @@ def report(result: ModelResult, command: str) -> dict:
         "energy_table_pj": result.table.to_dict(),
         "sources_found": result.found,
         "assumptions": assumptions,
+        "by_kind_and_resolution": list(groups.values()),
         "layers": layer_rows,
     }
 
@@ -291,6 +304,17 @@ def render_markdown(data: dict) -> str:
     for side, row in data["unet"]["sas_by_resolution"].items():
         lines.append(f"| {side} x {side} | {row['tokens']:,} | {row['blocks']} | "
                      f"{row['entries_per_attention']:,} |")
+    lines += ["", "## Per layer kind and latent size", "",
+              "Compute cycles (without memory stalls), DRAM traffic without / with PSSA, and "
+              "energy (MACs + buffers + DRAM with PSSA); every layer is in "
+              "`reproduce.json` and `unet_layers.csv`.", "",
+              "| kind | latent | layers | G MACs | M cycles | EMA MB | EMA MB (PSSA) | mJ |",
+              "|---|---:|---:|---:|---:|---:|---:|---:|"]
+    for g in sorted(data["by_kind_and_resolution"], key=lambda g: (g["kind"], -g["side"])):
+        side = g["side"] or "-"
+        lines.append(f"| {g['kind']} | {side} | {g['layers']} | {g['macs'] / 1e9:.2f} | "
+                     f"{g['cycles'] / 1e6:.2f} | {g['ema_mb_base']:.1f} | "
+                     f"{g['ema_mb_pssa']:.1f} | {g['energy_mj']:.2f} |")
     lines += ["", "## Assumptions", ""]
     lines += [f"- **{key}** {text}" for key, text in data["assumptions"].items()]
     return "\n".join(lines) + "\n"

@@ -37,6 +37,10 @@ def check_schema(data):
         else:
             assert "why" not in entry
     assert data["assumptions"] and all(data["assumptions"].values())
+    groups = data["by_kind_and_resolution"]
+    assert sum(g["macs"] for g in groups) == data["unet_macs_per_pass"]
+    assert sum(g["layers"] for g in groups) == len(data["layers"]) == data["unet"]["gemm_layers"]
+    assert sum(g["cycles"] for g in groups) == data["derived"]["compute_cycles_per_iter"]
     assert all(c["source"] for c in data["cross_checks"].values())
 
 
