@@ -24,6 +24,7 @@ copied there) with ``-l`` logs, its piped output being cut short. Results are ca
 RTLIL, the harness and this flow's own files. ``synthesize`` is the API that benchmarks call.
 """
 
+import fcntl
 import hashlib
 import json
 import re
@@ -369,9 +370,22 @@ def run_target(design: Design, target: str, *, use_cache: bool = True,
         raise ValueError(f"unknown synthesis target {target!r} (allowed: {', '.join(TARGETS)})")
     source_hash = design.source_hash
     config_hash = design.config.hash
-    cache = SYNTH_ROOT / "cache" / f"{design.name}-{target}-{config_hash}-{source_hash}.json"
-    if use_cache and cache.exists():
-        return json.loads(cache.read_text())
+    key = f"{design.name}-{target}-{config_hash}-{source_hash}"
+    cache = SYNTH_ROOT / "cache" / f"{key}.json"
+    lock_path = SYNTH_ROOT / "locks" / f"{key}.lock"
+    lock_path.parent.mkdir(parents=True, exist_ok=True)
+    # Other processes (benchmarks, a sweep, tests) may ask for the same result at once: the
+    # first runs it, the others wait for it and read the cache.
+    with open(lock_path, "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if use_cache and cache.exists():
+            return json.loads(cache.read_text())
+        return _run_uncached(design, target, cache, fetch_tools)
+
+
+def _run_uncached(design: Design, target: str, cache: Path, fetch_tools: bool) -> dict:
+    source_hash = design.source_hash
+    config_hash = design.config.hash
     row = {key: None for key in ROW_KEYS}
     row.update(block=design.name, target=target, label=LABELS[target], config_hash=config_hash,
                source_hash=source_hash, status="ok", message="")

@@ -14,16 +14,22 @@ PROBE_COUNTER_BITS = 8
 
 
 class Probe(wiring.Component):
-    """A 32 x 8 memory and an 8-bit accumulator: exactly 256 memory bits and at least
-    ``PROBE_COUNTER_BITS`` flip-flops, one carry chain of logic.
+    """A 32 x ``width`` memory and a ``width``-bit accumulator: with the default width exactly
+    ``PROBE_MEMORY_BITS`` memory bits and at least ``PROBE_COUNTER_BITS`` flip-flops, one carry
+    chain of logic.
+
+    Parameters
+    ----------
+    width : int
+        Data width.
 
     Members
     -------
     we, addr, data : ``In``
         Write enable, address and data of the memory; ``data`` is also added to ``total``.
-    q : ``Out(8)``
+    q : ``Out(width)``
         Synchronous read of ``addr``.
-    total : ``Out(8)``
+    total : ``Out(width)``
         Running sum of ``data`` over the cycles with ``we`` set.
 
     Latency and throughput
@@ -33,20 +39,21 @@ class Probe(wiring.Component):
 
     latency = 1
 
-    def __init__(self):
+    def __init__(self, width=PROBE_WIDTH):
+        self.width = width
         super().__init__({
-            "we": In(1), "addr": In(range(PROBE_DEPTH)), "data": In(PROBE_WIDTH),
-            "q": Out(PROBE_WIDTH), "total": Out(PROBE_COUNTER_BITS),
+            "we": In(1), "addr": In(range(PROBE_DEPTH)), "data": In(width),
+            "q": Out(width), "total": Out(width),
         })
 
     def elaborate(self, platform):
         m = Module()
-        m.submodules.storage = storage = Memory(shape=PROBE_WIDTH, depth=PROBE_DEPTH, init=[])
+        m.submodules.storage = storage = Memory(shape=self.width, depth=PROBE_DEPTH, init=[])
         write = storage.write_port()
         read = storage.read_port()
         m.d.comb += [write.addr.eq(self.addr), write.data.eq(self.data), write.en.eq(self.we),
                      read.addr.eq(self.addr), self.q.eq(read.data)]
-        total = Signal(PROBE_COUNTER_BITS)
+        total = Signal(self.width)
         with m.If(self.we):
             m.d.sync += total.eq(total + self.data)
         m.d.comb += self.total.eq(total)
