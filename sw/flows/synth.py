@@ -45,7 +45,7 @@ from sw.flows.harness import DUT_NAME, RegisteredHarness
 
 __all__ = [
     "TARGETS", "LABELS", "METRICS", "ROW_KEYS", "DEFAULT_TARGETS", "FlowError", "Design",
-    "prepare", "run_target", "synthesize", "synthesize_blocks", "write_reports",
+    "prepare", "cache_path", "run_target", "synthesize", "synthesize_blocks", "write_reports",
     "markdown_table", "add_arguments", "main",
 ]
 
@@ -363,16 +363,19 @@ report_worst_slack -digits 3
     }
 
 
+def cache_path(design: Design, target: str) -> Path:
+    """Where the row of (block, config hash, target, source hash) is kept."""
+    return (SYNTH_ROOT / "cache" /
+            f"{design.name}-{target}-{design.config.hash}-{design.source_hash}.json")
+
+
 def run_target(design: Design, target: str, *, use_cache: bool = True,
                fetch_tools: bool = True) -> dict:
     """One report row: run ``target`` on ``design`` (or reuse the cached row)."""
     if target not in TARGETS:
         raise ValueError(f"unknown synthesis target {target!r} (allowed: {', '.join(TARGETS)})")
-    source_hash = design.source_hash
-    config_hash = design.config.hash
-    key = f"{design.name}-{target}-{config_hash}-{source_hash}"
-    cache = SYNTH_ROOT / "cache" / f"{key}.json"
-    lock_path = SYNTH_ROOT / "locks" / f"{key}.lock"
+    cache = cache_path(design, target)
+    lock_path = SYNTH_ROOT / "locks" / f"{cache.stem}.lock"
     lock_path.parent.mkdir(parents=True, exist_ok=True)
     # Other processes (benchmarks, a sweep, tests) may ask for the same result at once: the
     # first runs it, the others wait for it and read the cache.
@@ -538,6 +541,8 @@ def main(args, config) -> int:
     console = Console(width=None if sys.stdout.isatty() else 160)
     start = time.monotonic()
     designs = [prepare(known[name](config), name, config) for name in names]
+    cached = 0 if args.no_cache else sum(cache_path(d, t).exists() for d in designs
+                                         for t in targets)
     with Progress(console=console, transient=True) as bar:
         task = bar.add_task(f"synth {len(names)} blocks x {len(targets)} targets",
                             total=len(designs) * len(targets))
@@ -546,6 +551,11 @@ def main(args, config) -> int:
                                  progress=lambda row: bar.advance(task))
     wall = time.monotonic() - start
     json_path, md_path = write_reports(rows, config, args.out, wall, args.jobs)
+    command = " ".join(["sdproc synth", *sys.argv[2:]]) if len(sys.argv) > 1 else "sdproc synth"
+    (args.out / "synth_run.json").write_text(json.dumps({
+        "command": command, "config": config.name, "config_hash": config.hash,
+        "clock_mhz": config.top.clock_mhz, "wall_seconds": round(wall, 1), "jobs": args.jobs,
+        "cached": cached, "blocks": names, "targets": targets}, indent=1) + "\n")
 
     table = Table(title=f"sdproc synth: {config.build_name}, {wall:.0f} s ({md_path})")
     for column in ("block", "target", "cells", "ff", "mem bits", "transistors", "depth", "LUT",
