@@ -25,6 +25,7 @@ RTLIL, the harness and this flow's own files. ``synthesize`` is the API that ben
 """
 
 import fcntl
+import functools
 import hashlib
 import json
 import re
@@ -98,8 +99,10 @@ class Design:
         return digest.hexdigest()[:12]
 
 
+@functools.cache
 def _flow_fingerprint() -> str:
-    """Changes whenever the flow itself changes, so that cached results are not reused."""
+    """Changes whenever the flow itself changes, so that cached results are not reused; taken
+    once per process, from the files this process runs."""
     digest = hashlib.sha256()
     for path in sorted([Path(__file__), Path(__file__).with_name("harness.py"),
                         *CONSTRAINTS.glob("*")]):
