@@ -121,7 +121,6 @@ class TIPS(wiring.Component):
     def __init__(self, config):
         self.cfg = config.tips
         cfg = self.cfg
-        self._lanes = cfg.lanes
         super().__init__({
             "cmd": In(stream.Signature(command_layout(cfg))),
             "token_mask": In(cfg.tokens),
