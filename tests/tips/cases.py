@@ -47,17 +47,28 @@ def _mask(cfg, r, style):
     return mask
 
 
-def make_tile(cfg, r, kind, pixels, mode, mask_style="random", ratio=None):
+def _tau(cfg, r, importance, style):
+    if style == "at":  # an existing importance: pixels equal to tau are high
+        return int(importance[r.integers(len(importance))])
+    if style == "above":  # just above an existing importance: those pixels are low
+        return int(min(importance[r.integers(len(importance))] + 1,
+                       (1 << cfg.importance_bits) - 1))
+    if style == "zero":
+        return 0
+    if style == "max":
+        return (1 << cfg.importance_bits) - 1
+    raise ValueError(style)
+
+
+def make_tile(cfg, r, kind, pixels, mode, mask_style="random", ratio=None, tau_style="at"):
     """One valid tile: a dict with the command fields, mask, input beats and expected
-    outputs (bitmap words, high and low counts)."""
+    outputs (bitmap words, high and low counts). ``ratio=None`` picks one of 0, 1, a random
+    ratio and 0.448."""
     probs = _probs(cfg, r, kind, pixels)
     mask = _mask(cfg, r, mask_style)
     importance = golden.importance(probs, mask)
-    limit = 1 << cfg.importance_bits
     if mode == golden.THRESHOLD:
-        # On an existing importance (ties at the threshold), or the extremes 0 and above max.
-        tau = int(r.choice([int(importance[r.integers(pixels)]),
-                            int(importance[r.integers(pixels)]) + 1, 0, limit - 1]))
+        tau = _tau(cfg, r, importance, tau_style)
         ratio = 0
     else:
         tau = 0
@@ -93,16 +104,41 @@ def make_error(cfg, r, reason):
 
 
 def tile_sequence(cfg, seed, small_pixels, full_tiles=1):
-    """A run's worth of tiles: every kind in both modes on small tiles (pixel counts that are
-    and are not multiples of ``lanes``), ``full_tiles`` tiles of ``max_pixels``, and each
-    refusable command followed by a valid tile."""
+    """A run's worth of tiles: every kind in both modes on small tiles (random pixel counts,
+    mostly not multiples of ``lanes``), thresholds on, above and beyond the importances,
+    ratios 0, 1, 1 / 2^ratio_bits, 0.448 and random, ``full_tiles`` tiles of ``max_pixels``,
+    and each refusable command followed by a valid tile."""
     r = np.random.default_rng(seed)
+    ratio, threshold = golden.RATIO, golden.THRESHOLD
+    some_ratio = int(r.integers(1, cfg.ratio_one))
+    paper_ratio = golden.ratio_code(0.448, cfg.ratio_bits)
+    # (kind, mode, mask, ratio or tau style)
+    specs = [
+        ("random", ratio, "random", some_ratio),
+        ("random", ratio, "prompt", paper_ratio),
+        ("random", threshold, "prompt", "at"),
+        ("random", threshold, "random", "above"),
+        ("random", threshold, "full", "max"),
+        ("all_max", ratio, "full", paper_ratio),
+        ("all_max", threshold, "prompt", "at"),
+        ("all_zero", ratio, "empty", some_ratio),
+        ("all_zero", threshold, "full", "zero"),
+        ("ties", ratio, "prompt", paper_ratio),
+        ("ties", ratio, "full", some_ratio),
+        ("ties", threshold, "full", "at"),
+        ("ties", threshold, "empty", "above"),
+        ("low", ratio, "random", paper_ratio),
+        ("low", threshold, "random", "at"),
+    ]
     tiles = []
-    masks = ("random", "prompt", "full", "empty")
-    for i, kind in enumerate(KINDS):
-        for mode in (golden.RATIO, golden.THRESHOLD):
-            pixels = int(r.integers(1, small_pixels + 1))
-            tiles.append(make_tile(cfg, r, kind, pixels, mode, masks[(i + mode) % len(masks)]))
+    for kind, mode, mask, setting in specs:
+        # Ties need enough pixels to collide.
+        fewest = max(1, small_pixels // 2) if kind == "ties" else 1
+        pixels = int(r.integers(fewest, small_pixels + 1))
+        if mode == ratio:
+            tiles.append(make_tile(cfg, r, kind, pixels, mode, mask, ratio=setting))
+        else:
+            tiles.append(make_tile(cfg, r, kind, pixels, mode, mask, tau_style=setting))
     tiles.append(make_tile(cfg, r, "ties", 1, golden.RATIO, "full", ratio=cfg.ratio_one))
     tiles.append(make_tile(cfg, r, "random", small_pixels, golden.RATIO, "prompt", ratio=0))
     tiles.append(make_tile(cfg, r, "random", cfg.lanes + 1, golden.RATIO, "prompt", ratio=1))
