@@ -12,7 +12,7 @@ __all__ = ["EMAController", "BurstPlanner", "ReadAligner", "WriteAligner", "AXI4
 
 
 def _ema(config):
-    return EMAController(config.ema)
+    return EMAController(config)
 
 
 #: Components this package registers with ``sdproc generate --block``.

@@ -7,7 +7,7 @@ from amaranth.lib.wiring import In, Out
 
 from .layouts import burst_layout
 
-__all__ = ["track_layout", "read_beat_layout", "write_beat_layout", "ReadAligner",
+__all__ = ["track_layout", "row_bytes_width", "read_beat_layout", "write_beat_layout", "ReadAligner",
            "WriteAligner"]
 
 
@@ -16,6 +16,11 @@ def track_layout(ema):
     bus: the aligner still moves their on-chip beats (zeros out, or input discarded), so that
     the on-chip side of a refused or failed descriptor keeps its exact beat count."""
     return data.StructLayout({"burst": burst_layout(ema), "phantom": unsigned(1)})
+
+
+def row_bytes_width(ema):
+    """Width of a row length: the descriptor's, or a whole 4 KB page (a coded SAS burst)."""
+    return max(ema.row_bytes_bits, 13)
 
 
 def read_beat_layout(ema):
@@ -39,7 +44,7 @@ class _RowCursor:
     """
 
     def __init__(self, m, ema, info, row_bytes):
-        width = ema.row_bytes_bits + 2
+        width = row_bytes_width(ema) + 2
         self.beat = Signal(8)
         self.offset = Signal(ema.beat_shift)
         self.chip = Signal(signed(width))
@@ -94,8 +99,8 @@ class ReadAligner(wiring.Component):
         The AXI R beats (not used for phantom bursts).
     o : ``Out(stream.Signature(data_width))``
         On-chip beats, ``ceil(row_bytes / B)`` per row.
-    row_bytes : ``In(row_bytes_bits)``
-        The descriptor's row length, held for its whole duration.
+    row_bytes : ``In(row_bytes_width(ema))``
+        The row length, read at each row's first beat.
     zero : ``In(1)``
         The descriptor has failed: deliver zeros from now on.
     bus_beat : ``Out(1)``
@@ -123,7 +128,7 @@ class ReadAligner(wiring.Component):
             "info": In(stream.Signature(track_layout(ema))),
             "beat": In(stream.Signature(read_beat_layout(ema))),
             "o": Out(stream.Signature(ema.data_width)),
-            "row_bytes": In(ema.row_bytes_bits),
+            "row_bytes": In(row_bytes_width(ema)),
             "zero": In(1),
             "bus_beat": Out(1),
             "bus_bytes": Out(range(ema.data_bytes + 1)),
@@ -216,8 +221,8 @@ class WriteAligner(wiring.Component):
         On-chip beats, ``ceil(row_bytes / B)`` per row, bytes past the row's end ignored.
     w : ``Out(stream.Signature(write_beat_layout(ema)))``
         The AXI W beats, ``last`` set on each burst's final beat.
-    row_bytes : ``In(row_bytes_bits)``
-        The descriptor's row length, held for its whole duration.
+    row_bytes : ``In(row_bytes_width(ema))``
+        The row length, read at each row's first beat.
     desc_done : ``Out(1)``
         The descriptor's final W beat (or phantom beat) was produced.
 
@@ -234,7 +239,7 @@ class WriteAligner(wiring.Component):
             "info": In(stream.Signature(track_layout(ema))),
             "i": In(stream.Signature(ema.data_width)),
             "w": Out(stream.Signature(write_beat_layout(ema))),
-            "row_bytes": In(ema.row_bytes_bits),
+            "row_bytes": In(row_bytes_width(ema)),
             "desc_done": Out(1),
         })
 

@@ -1,4 +1,4 @@
-from amaranth import Module, Mux, Signal
+from amaranth import Const, Module, Mux, Signal
 from amaranth.lib import stream, wiring
 from amaranth.lib.wiring import In, Out
 
@@ -6,9 +6,9 @@ from hw.common import StreamFIFO
 
 from .align import ReadAligner, WriteAligner, track_layout
 from .axi import AXI4Signature, AXIBurst, AXIResp
-from .layouts import (COUNTER_KINDS, Direction, Status, TrafficClass, counters_layout,
-                      descriptor_layout, status_layout, window_layout)
-from .planner import BurstPlanner
+from .layouts import (COUNTER_KINDS, Direction, Status, TrafficClass, burst_layout,
+                      counters_layout, descriptor_layout, status_layout, window_layout)
+from .planner import BurstPlanner, CodedBurstPlanner
 
 __all__ = ["EMAController"]
 
@@ -73,11 +73,11 @@ class EMAController(wiring.Component):
     previous status handshake.
     """
 
-    def __init__(self, ema):
-        self._ema = ema
-        super().__init__({
+    def __init__(self, config):
+        self._config = config
+        self._ema = ema = config.ema
+        members = {
             "desc": In(stream.Signature(descriptor_layout(ema))),
-            "status": Out(stream.Signature(status_layout())),
             "wr_data": In(stream.Signature(ema.data_width)),
             "rd_data": Out(stream.Signature(ema.data_width)),
             "m_axi": Out(AXI4Signature(addr_width=ema.addr_width, data_width=ema.data_width,
@@ -87,7 +87,23 @@ class EMAController(wiring.Component):
             "counters": Out(counters_layout(ema)),
             "counters_clear": In(1),
             "busy": Out(1),
-        })
+        }
+        self.sas_codec = ema.sas_codec
+        if self.sas_codec:
+            from hw.pssa import Policy, PSSALayouts
+            self.pssa_layouts = layouts = PSSALayouts(config)
+            self.words_bits = layouts.metadata.members["words"].width
+            self.max_words = -(-config.pssa.max_tile_bits // ema.data_width)
+            members.update({
+                "sas_scores_in": In(stream.Signature(layouts.beat)),
+                "sas_scores_out": Out(stream.Signature(layouts.beat)),
+                "sas_threshold": In(layouts.score),
+                "sas_policy": In(Policy),
+            })
+        else:
+            self.words_bits = 0
+        members["status"] = Out(stream.Signature(status_layout(self.words_bits)))
+        super().__init__(members)
 
     #: Descriptor handshake -> CHECK -> planner state -> planned burst -> address register.
     issue_latency = 1 + BurstPlanner.latency + 1
@@ -100,6 +116,7 @@ class EMAController(wiring.Component):
         m = Module()
         ema = self._ema
         axi = self.m_axi
+        shift = ema.beat_shift
 
         m.submodules.planner = planner = BurstPlanner(ema)
         m.submodules.read_aligner = reader = ReadAligner(ema)
@@ -112,6 +129,10 @@ class EMAController(wiring.Component):
         error = Signal(Status)
         is_write = desc.direction == Direction.WRITE
         failed = error != Status.OK
+        # The running descriptor goes through the PSSA codec.
+        sas = Signal()
+        if self.sas_codec:
+            m.d.comb += sas.eq(desc.tclass == TrafficClass.SAS)
 
         # Address channel register shared by AR and AW (one descriptor runs at a time).
         ax_valid = Signal()
@@ -123,7 +144,7 @@ class EMAController(wiring.Component):
                 getattr(axi, f"{ch}id").eq(0),
                 getattr(axi, f"{ch}addr").eq(ax_addr),
                 getattr(axi, f"{ch}len").eq(ax_len),
-                getattr(axi, f"{ch}size").eq(ema.beat_shift),
+                getattr(axi, f"{ch}size").eq(shift),
                 getattr(axi, f"{ch}burst").eq(AXIBurst.INCR),
                 getattr(axi, f"{ch}lock").eq(0),
                 getattr(axi, f"{ch}cache").eq(AXCACHE),
@@ -132,38 +153,65 @@ class EMAController(wiring.Component):
         m.d.comb += [axi.awvalid.eq(ax_valid & is_write), axi.arvalid.eq(ax_valid & ~is_write)]
 
         inflight = Signal(range(ema.outstanding + 1))
+        # The aligners have produced their descriptor's last beat / the decoder is done.
+        aligned = Signal()
+        decoded = Signal()
+        coded_words = Signal(max(1, self.words_bits))
 
-        with m.FSM(name="fsm") as fsm:
+        tclass = desc.tclass.as_value()
+        base = self.window_base[tclass]
+        limit = self.window_limit[tclass]
+        empty = (desc.rows == 0) | (desc.row_bytes == 0)
+        # Wide enough that no descriptor wraps around the address space unnoticed.
+        last_byte = desc.addr + (desc.rows - 1) * desc.stride + desc.row_bytes - 1
+        misshaped = Const(0)
+        if self.sas_codec:
+            codec = self._sas_codec(m, desc, sas, is_write, reader, writer, coded_words)
+            empty |= sas & ~is_write & (desc.stride == 0)
+            misshaped = sas & codec["misshaped"]
+            last_byte = Mux(sas, desc.addr + (codec["reserved_words"] << shift) - 1, last_byte)
+        outside = (desc.addr < base) | (last_byte > limit)
+
+        with m.FSM(name="fsm"):
             with m.State("IDLE"):
                 m.d.comb += self.desc.ready.eq(1)
                 with m.If(self.desc.valid):
                     m.d.sync += desc.eq(self.desc.payload)
                     m.next = "CHECK"
             with m.State("CHECK"):
-                empty = (desc.rows == 0) | (desc.row_bytes == 0)
-                # Wide enough that no descriptor wraps around the address space unnoticed.
-                last_byte = desc.addr + (desc.rows - 1) * desc.stride + desc.row_bytes - 1
-                tclass = desc.tclass.as_value()
-                outside = ((desc.addr < self.window_base[tclass]) |
-                           (last_byte > self.window_limit[tclass]))
+                m.d.sync += coded_words.eq(0)
                 with m.If(empty):
                     m.d.sync += error.eq(Status.EMPTY)
                     m.next = "REPORT"
+                with m.Elif(misshaped):
+                    m.d.sync += error.eq(Status.SHAPE)
+                    m.next = "REPORT"
+                with m.Elif(sas & ~is_write & outside):
+                    # A refused SAS read has nothing to decode: it moves no beats at all.
+                    m.d.sync += error.eq(Status.WINDOW)
+                    m.next = "REPORT"
                 with m.Else():
-                    m.d.comb += planner.cmd.valid.eq(1)
+                    # Planner, encoder and decoder are idle here: the previous descriptor
+                    # finished with all of them.
+                    if self.sas_codec:
+                        m.d.comb += [
+                            codec["plan"].valid.eq(sas),
+                            codec["encode"].valid.eq(sas & is_write),
+                            codec["decode"].valid.eq(sas & ~is_write),
+                        ]
+                    m.d.comb += planner.cmd.valid.eq(~sas)
                     m.d.sync += error.eq(Mux(outside, Status.WINDOW, Status.OK))
                     m.next = "RUN"
             with m.State("RUN"):
                 m.d.comb += self.busy.eq(1)
-                # The aligners have produced their last beat; the status waits until it has
-                # left (and, for writes, until every response is back).
-                aligned = Signal()
                 with m.If(reader.desc_done | writer.desc_done):
                     m.d.sync += aligned.eq(1)
-                read_done = aligned & ~reader.o.valid
+                # The status waits until the last read beat has left (and was decoded), or
+                # until every write response is back.
+                read_done = aligned & ~reader.o.valid & (decoded | ~sas)
                 write_done = aligned & ~writer.w.valid & ~ax_valid & (inflight == 0)
                 with m.If(Mux(is_write, write_done, read_done)):
-                    m.d.sync += aligned.eq(0)
+                    m.d.sync += [aligned.eq(0), decoded.eq(0)]
                     m.next = "REPORT"
             with m.State("REPORT"):
                 m.d.comb += [
@@ -172,36 +220,50 @@ class EMAController(wiring.Component):
                     self.status.payload.direction.eq(desc.direction),
                     self.status.payload.tclass.eq(desc.tclass),
                 ]
+                if self.sas_codec:
+                    m.d.comb += self.status.payload.words.eq(coded_words)
                 with m.If(self.status.ready):
                     m.next = "IDLE"
         m.d.comb += planner.cmd.payload.eq(desc)
 
         # Dispatch: every planned burst gets a track entry; only real ones reach the bus.
+        burst = planner.burst
+        if self.sas_codec:
+            burst = stream.Signature(burst_layout(ema)).create()
+            coded = codec["planner"]
+            m.d.comb += [
+                burst.valid.eq(Mux(sas, coded.burst.valid, planner.burst.valid)),
+                burst.payload.eq(Mux(sas, coded.burst.payload, planner.burst.payload)),
+                coded.burst.ready.eq(sas & burst.ready),
+                planner.burst.ready.eq(~sas & burst.ready),
+            ]
         can_issue = (~ax_valid | ax_ready) & (inflight < ema.outstanding)
         accept = failed | can_issue
-        take = planner.burst.valid & tracks.i.ready & accept
-        issue = take & ~failed
+        issue = burst.valid & tracks.i.ready & accept & ~failed
         m.d.comb += [
-            planner.burst.ready.eq(tracks.i.ready & accept),
-            tracks.i.valid.eq(planner.burst.valid & accept),
-            tracks.i.payload.burst.eq(planner.burst.payload),
+            burst.ready.eq(tracks.i.ready & accept),
+            tracks.i.valid.eq(burst.valid & accept),
+            tracks.i.payload.burst.eq(burst.payload),
             tracks.i.payload.phantom.eq(failed),
         ]
         with m.If(ax_ready):
             m.d.sync += ax_valid.eq(0)
         with m.If(issue):
-            m.d.sync += [ax_valid.eq(1), ax_addr.eq(planner.burst.payload.addr),
-                         ax_len.eq(planner.burst.payload.len)]
+            m.d.sync += [ax_valid.eq(1), ax_addr.eq(burst.payload.addr),
+                         ax_len.eq(burst.payload.len)]
 
-        # Tracks go to the aligner of the running direction.
+        # Tracks go to the aligner of the running direction. A coded SAS run is planned one
+        # burst per row, so its row length comes with each burst.
+        track = tracks.o.payload
+        row_bytes = Mux(sas, (track.burst.len + 1) << shift, desc.row_bytes)
         m.d.comb += [
-            reader.info.payload.eq(tracks.o.payload),
-            writer.info.payload.eq(tracks.o.payload),
+            reader.info.payload.eq(track),
+            writer.info.payload.eq(track),
             reader.info.valid.eq(tracks.o.valid & ~is_write),
             writer.info.valid.eq(tracks.o.valid & is_write),
             tracks.o.ready.eq(Mux(is_write, writer.info.ready, reader.info.ready)),
-            reader.row_bytes.eq(desc.row_bytes),
-            writer.row_bytes.eq(desc.row_bytes),
+            reader.row_bytes.eq(row_bytes),
+            writer.row_bytes.eq(row_bytes),
             reader.zero.eq(failed),
         ]
 
@@ -212,8 +274,25 @@ class EMAController(wiring.Component):
             reader.beat.payload.error.eq(axi.rresp != AXIResp.OKAY),
             axi.rready.eq(reader.beat.ready & ~is_write),
         ]
-        wiring.connect(m, reader.o, wiring.flipped(self.rd_data))
-        wiring.connect(m, wiring.flipped(self.wr_data), writer.i)
+        if self.sas_codec:
+            m.d.comb += [
+                self.rd_data.payload.eq(reader.o.payload),
+                self.rd_data.valid.eq(reader.o.valid & ~sas),
+                codec["coded_in"].payload.eq(reader.o.payload),
+                codec["coded_in"].valid.eq(reader.o.valid & sas),
+                reader.o.ready.eq(Mux(sas, codec["coded_in"].ready, self.rd_data.ready)),
+                writer.i.payload.eq(Mux(sas, codec["coded_out"].payload, self.wr_data.payload)),
+                writer.i.valid.eq(Mux(sas, codec["coded_out"].valid, self.wr_data.valid)),
+                codec["coded_out"].ready.eq(sas & writer.i.ready),
+                self.wr_data.ready.eq(~sas & writer.i.ready),
+            ]
+            with m.If(codec["decoder"].done):
+                m.d.sync += decoded.eq(1)
+                with m.If(codec["decoder"].error & ~failed):
+                    m.d.sync += error.eq(Status.CODEC)
+        else:
+            wiring.connect(m, reader.o, wiring.flipped(self.rd_data))
+            wiring.connect(m, wiring.flipped(self.wr_data), writer.i)
         w_fire = axi.wvalid & axi.wready
         m.d.comb += [
             axi.wdata.eq(writer.w.payload.data),
@@ -238,6 +317,57 @@ class EMAController(wiring.Component):
 
         self._count(m, desc, ax_valid & ax_ready, r_fire, w_fire, reader.bus_bytes)
         return m
+
+    def _sas_codec(self, m, desc, sas, is_write, reader, writer, coded_words):
+        """The PSSA encoder on the write side, the decoder on the read side, and the planner
+        of their coded runs. For SAS descriptors ``rows`` is the tile's query rows,
+        ``row_bytes`` its keys and, for reads, ``stride`` its coded length in words."""
+        from hw.pssa import PSSADecoder, PSSAEncoder
+
+        ema, pssa = self._ema, self._config.pssa
+        m.submodules.sas_encoder = encoder = PSSAEncoder(self._config)
+        m.submodules.sas_decoder = decoder = PSSADecoder(self._config)
+        m.submodules.sas_planner = coded = CodedBurstPlanner(ema, self.words_bits)
+        # The planner holds a burst until one more word exists after it: twice a burst plus
+        # one keeps the encoder streaming while the previous burst drains.
+        m.submodules.sas_words = words = StreamFIFO(ema.data_width, 2 * ema.max_burst + 2)
+
+        wiring.connect(m, wiring.flipped(self.sas_scores_in), encoder.scores)
+        wiring.connect(m, encoder.out, words.i)
+        wiring.connect(m, decoder.scores, wiring.flipped(self.sas_scores_out))
+        m.d.comb += [
+            encoder.cmd.payload.n_rows.eq(desc.rows),
+            encoder.cmd.payload.n_keys.eq(desc.row_bytes),
+            encoder.cmd.payload.threshold.eq(self.sas_threshold),
+            encoder.cmd.payload.policy.eq(self.sas_policy),
+            decoder.cmd.payload.n_rows.eq(desc.rows),
+            decoder.cmd.payload.n_keys.eq(desc.row_bytes),
+            decoder.cmd.payload.policy.eq(self.sas_policy),
+            decoder.cmd.payload.words.eq(desc.stride),
+            coded.cmd.payload.addr.eq(desc.addr),
+            coded.cmd.payload.words.eq(Mux(is_write, 0, desc.stride)),
+            coded.cmd.payload.finished.eq(~is_write),
+            coded.produced.eq(words.i.valid & words.i.ready),
+            encoder.meta.ready.eq(1),
+            coded.finished.eq(encoder.meta.valid),
+        ]
+        with m.If(encoder.meta.valid):
+            m.d.sync += coded_words.eq(encoder.meta.payload.words)
+
+        # The window a SAS write reserves is a bound on its coded length that needs no
+        # division: a row of k keys in ceil(k / lanes) beats codes to at most
+        # k * (score_bits + 2) + lanes bits (flag and XOR bits plus every value kept).
+        reserved_bits = desc.rows * (desc.row_bytes * (pssa.score_bits + 2) + pssa.lanes)
+        write_words = (reserved_bits + ema.data_width - 1) >> (ema.data_width.bit_length() - 1)
+        return {
+            "misshaped": ((desc.rows > pssa.max_rows) | (desc.row_bytes > pssa.max_keys) |
+                          (desc.addr[:ema.beat_shift] != 0) |
+                          (~is_write & (desc.stride > self.max_words))),
+            "reserved_words": Mux(is_write, write_words, desc.stride),
+            "plan": coded.cmd, "encode": encoder.cmd, "decode": decoder.cmd,
+            "planner": coded, "decoder": decoder,
+            "coded_in": decoder.inp, "coded_out": words.o,
+        }
 
     def _count(self, m, desc, burst_fire, r_fire, w_fire, read_bytes):
         lanes = self._ema.data_bytes

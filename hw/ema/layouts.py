@@ -26,14 +26,16 @@ class Status(enum.Enum, shape=3):
 
     The bus codes equal the AXI ``xRESP`` of the first failing response, so software can read
     them as such; ``EXOKAY`` is an error too, because the controller never asks for exclusive
-    access.
+    access. ``SHAPE`` and ``CODEC`` concern SAS descriptors of builds with the PSSA codec.
     """
     OK = 0
-    EXOKAY = 1
-    SLVERR = 2
-    DECERR = 3
-    WINDOW = 4
-    EMPTY = 5
+    EXOKAY = 1       #: an exclusive-access response to a normal access
+    SLVERR = 2       #: the memory answered SLVERR
+    DECERR = 3       #: the interconnect answered DECERR
+    WINDOW = 4       #: the descriptor reaches outside its class's window; refused
+    EMPTY = 5        #: no rows or no bytes (or no coded words); nothing moved
+    SHAPE = 6        #: SAS tile beyond the codec's limits, or a misaligned SAS address; refused
+    CODEC = 7        #: the decoder found the coded SAS tile malformed
 
 
 #: Order of the four counters of each class and direction (and of their register offsets).
@@ -66,12 +68,13 @@ def burst_layout(ema):
     })
 
 
-def status_layout():
-    return data.StructLayout({
-        "code": Status,
-        "direction": Direction,
-        "tclass": TrafficClass,
-    })
+def status_layout(words_bits=0):
+    """``code``, ``direction``, ``tclass``; with ``words_bits``, also ``words``: the coded
+    length of a SAS tile just written (zero for other descriptors)."""
+    fields = {"code": Status, "direction": Direction, "tclass": TrafficClass}
+    if words_bits:
+        fields["words"] = unsigned(words_bits)
+    return data.StructLayout(fields)
 
 
 def counters_layout(ema):

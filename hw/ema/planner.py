@@ -1,10 +1,10 @@
-from amaranth import C, Cat, Module, Mux, Signal
-from amaranth.lib import stream, wiring
+from amaranth import C, Cat, Module, Mux, Signal, unsigned
+from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
 from .layouts import burst_layout, descriptor_layout
 
-__all__ = ["BurstPlanner"]
+__all__ = ["BurstPlanner", "CodedBurstPlanner"]
 
 # AXI forbids an INCR burst from crossing a 4 KB boundary.
 PAGE_BYTES = 4096
@@ -113,4 +113,96 @@ class BurstPlanner(wiring.Component):
                     row_rem.eq(row_rem + offset - (beats << shift)),
                     row_first.eq(0),
                 ]
+        return m
+
+
+class CodedBurstPlanner(wiring.Component):
+    """Plans the bursts of a 1-D run of whole beats that may still be growing (a coded SAS
+    tile being written while the encoder produces it, or one of known length being read).
+
+    Starting at a beat-aligned address, each burst is as long as ``max_burst`` beats and the
+    next 4 KB boundary allow. A burst is planned only once its beats exist and, unless the
+    run is ``finished``, at least one more beat exists after it, so that the run's final
+    burst is known to be final when it is planned (``last``). Every burst is its own row
+    (``row_first``, ``row_last``, ``offset`` 0).
+
+    Parameters
+    ----------
+    ema : :class:`sw.config.EMAConfig`
+    words_bits : int
+        Width of the word counts.
+
+    Members
+    -------
+    cmd : ``In(stream.Signature({"addr", "words", "finished"}))``
+        Start address (beat-aligned), beats available now, and whether that is all of them.
+        A finished run must have at least one beat.
+    produced : ``In(1)``
+        One more beat exists (any cycle while the run is planned).
+    finished : ``In(1)``
+        No more beats will be produced.
+    burst : ``Out(stream.Signature(burst_layout(ema)))``
+
+    Latency and throughput
+    ----------------------
+    ``latency`` (2) cycles from the ``cmd`` handshake (or the beat that completes a burst) to
+    ``burst.valid``; then one burst per cycle while beats are available.
+    """
+
+    latency = 2
+
+    def __init__(self, ema, words_bits):
+        self._ema = ema
+        self._words_bits = words_bits
+        super().__init__({
+            "cmd": In(stream.Signature(data.StructLayout({
+                "addr": unsigned(ema.addr_width), "words": unsigned(words_bits),
+                "finished": unsigned(1)}))),
+            "produced": In(1),
+            "finished": In(1),
+            "burst": Out(stream.Signature(burst_layout(ema))),
+        })
+
+    def elaborate(self, platform):
+        m = Module()
+        ema = self._ema
+        shift = ema.beat_shift
+        beat_bytes = ema.data_bytes
+
+        busy = Signal()
+        cur = Signal(ema.addr_width)
+        available = Signal(self._words_bits)
+        finished = Signal()
+
+        page_beats = Signal(range(PAGE_BYTES // beat_bytes + 1))
+        m.d.comb += page_beats.eq(PAGE_BYTES // beat_bytes - cur[shift:12])
+        limit_beats = Signal(range(max(ema.max_burst, PAGE_BYTES // beat_bytes) + 1))
+        m.d.comb += limit_beats.eq(Mux(page_beats < ema.max_burst, page_beats, ema.max_burst))
+        more_after = available > limit_beats
+        closing = finished & (available != 0) & ~more_after
+        beats = Signal(range(257))
+        m.d.comb += beats.eq(Mux(more_after, limit_beats, available))
+        plan = busy & (more_after | closing) & (~self.burst.valid | self.burst.ready)
+
+        m.d.comb += self.cmd.ready.eq(~busy)
+        with m.If(self.cmd.valid & ~busy):
+            m.d.sync += [busy.eq(1), cur.eq(self.cmd.payload.addr),
+                         available.eq(self.cmd.payload.words),
+                         finished.eq(self.cmd.payload.finished)]
+        with m.Else():
+            m.d.sync += available.eq(available + self.produced - Mux(plan, beats, 0))
+            with m.If(self.finished):
+                m.d.sync += finished.eq(1)
+
+        with m.If(self.burst.ready):
+            m.d.sync += self.burst.valid.eq(0)
+        with m.If(plan):
+            out = self.burst.payload
+            m.d.sync += [
+                self.burst.valid.eq(1), out.addr.eq(cur), out.len.eq(beats - 1),
+                out.offset.eq(0), out.row_first.eq(1), out.row_last.eq(1), out.last.eq(closing),
+                cur.eq(cur + (beats << shift)),
+            ]
+            with m.If(closing):
+                m.d.sync += busy.eq(0)
         return m

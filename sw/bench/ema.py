@@ -66,10 +66,11 @@ def ideal_memory(dut, memory: bytearray, read_latency: int = 2):
     return serve
 
 
-def transfer_cycles(ema, desc: golden.Descriptor, memory: bytearray,
+def transfer_cycles(config, desc: golden.Descriptor, memory: bytearray,
                     write_beats: list[int] | None = None) -> dict:
     """Simulate one descriptor; return its cycles, AXI data beats and read beats."""
-    dut = EMAController(ema)
+    ema = config.ema
+    dut = EMAController(config)
     layout = descriptor_layout(ema)
     windows = window_layout(ema)
     result = {}
@@ -121,14 +122,14 @@ def run(config) -> dict:
     rows, row_bytes = 16, 4096
     for name, offset in (("", 0), ("_unaligned", 3)):
         read = golden.Descriptor(golden.READ, 1, 0x1000 + offset, rows, row_bytes, row_bytes)
-        got = transfer_cycles(ema, read, memory)
+        got = transfer_cycles(config, read, memory)
         figures[f"read_utilization{name}"] = round(got["bus_beats"] / got["cycles"], 4)
         figures[f"read_cycles{name}"] = got["cycles"]
         write = golden.Descriptor(golden.WRITE, 1, 0x20000 + offset, rows, row_bytes,
                                   row_bytes)
         data = np.frombuffer(r.randbytes(rows * row_bytes), dtype=np.uint8)
         beats = golden.rows_to_beats(data.reshape(rows, row_bytes), ema.data_bytes)
-        got = transfer_cycles(ema, write, memory, beats)
+        got = transfer_cycles(config, write, memory, beats)
         figures[f"write_utilization{name}"] = round(got["bus_beats"] / got["cycles"], 4)
         figures[f"write_cycles{name}"] = got["cycles"]
     figures["transfer_bytes"] = rows * row_bytes

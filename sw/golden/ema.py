@@ -16,13 +16,13 @@ from typing import Callable
 import numpy as np
 
 __all__ = ["PAGE_BYTES", "READ", "WRITE", "CLASSES", "OK", "EXOKAY", "SLVERR", "DECERR",
-           "WINDOW", "EMPTY", "Descriptor", "Burst", "check", "plan_bursts", "chip_beats",
+           "WINDOW", "EMPTY", "SHAPE", "CODEC", "Descriptor", "Burst", "check", "plan_bursts", "chip_beats",
            "rows_to_beats", "beats_to_rows", "read", "write_beats", "write", "traffic"]
 
 PAGE_BYTES = 4096
 READ, WRITE = 0, 1
 CLASSES = ("weight", "activation", "sas", "other")
-OK, EXOKAY, SLVERR, DECERR, WINDOW, EMPTY = range(6)
+OK, EXOKAY, SLVERR, DECERR, WINDOW, EMPTY, SHAPE, CODEC = range(8)
 
 
 @dataclass(frozen=True)

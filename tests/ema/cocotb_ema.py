@@ -20,6 +20,7 @@ from hw.ema.layouts import (COUNTER_KINDS, counters_layout, descriptor_layout,  
 from sw.flows.cocotb_lib import (StreamSink, StreamSource, config_from_env,  # noqa: E402
                                  pause_generator, rng, start, test_args, wait_until)
 from sw.golden import ema as golden  # noqa: E402
+from sw.golden import pssa as pssa_golden  # noqa: E402
 
 MEMORY_BYTES = 1 << 20
 
@@ -126,11 +127,20 @@ class Bench:
         self.lanes = ema.data_bytes
         self.full = (1 << ema.addr_width) - 1
         self.desc_layout = descriptor_layout(ema)
-        self.status_layout = status_layout()
+        self.status_layout = status_layout(
+            len(dut.status__payload) - status_layout().size)
         self.counters_layout = counters_layout(ema)
         self.windows = {c: (0, self.full) for c in range(4)}
         self._drive_windows()
         dut.counters_clear.value = 0
+        self.sas = self.ema.sas_codec
+        assert hasattr(dut, "sas_scores_in__valid") == self.sas
+        self.classes = [c for c in range(4) if not (self.sas and c == golden.CLASSES.index("sas"))]
+        if self.sas:
+            dut.sas_threshold.value = 0
+            dut.sas_policy.value = 0
+            self.score_source = StreamSource(dut, "sas_scores_in", pause, self.r)
+            self.score_sink = StreamSink(dut, "sas_scores_out", pause, self.r)
         self.desc_source = StreamSource(dut, "desc", pause, self.r)
         self.data_source = StreamSource(dut, "wr_data", pause, self.r)
         self.read_sink = StreamSink(dut, "rd_data", pause, self.r)
@@ -175,6 +185,8 @@ class Bench:
         await start(self.dut)
         cocotb.start_soon(self.read_sink.run())
         cocotb.start_soon(self.status_sink.run())
+        if self.sas:
+            cocotb.start_soon(self.score_sink.run())
         cocotb.start_soon(self._watch_busy())
 
     async def _watch_busy(self):
@@ -269,7 +281,8 @@ class Bench:
             addr = page * 4096 - r.randrange(1, 3 * lanes)
         else:
             addr = r.randrange(0, span - extent)
-        return golden.Descriptor(direction, r.randrange(4), addr, rows, row_bytes, stride)
+        return golden.Descriptor(direction, r.choice(self.classes), addr, rows, row_bytes,
+                                 stride)
 
 
 def _plan(bench, desc):
@@ -390,8 +403,8 @@ async def errors_windows_and_recovery(dut):
     bench.set_window(3, 0, bench.full)
     bench.set_window(1, 0, bench.full)
 
-    for desc in (golden.Descriptor(golden.READ, 2, 64, 0, 10, 0),
-                 golden.Descriptor(golden.WRITE, 2, 64, 3, 0, 0)):
+    for desc in (golden.Descriptor(golden.READ, 3, 64, 0, 10, 0),
+                 golden.Descriptor(golden.WRITE, 0, 64, 3, 0, 0)):
         code, reads, issued, _, _ = await run_one(desc, bench.random_rows(desc))
         assert code == golden.EMPTY and reads == [] and issued == 0
 
@@ -445,3 +458,145 @@ async def errors_windows_and_recovery(dut):
         bench.bus_log.r_beats
     assert sum(bench.expected_traffic[(c, golden.WRITE, "beats")] for c in range(4)) == \
         len(bench.bus_log.w_strobes)
+
+
+def _sas_tile(kind, config, r):
+    """A tile of scores in visit order: attention-structured, full-range random or extreme."""
+    bits, lanes = config.pssa.score_bits, config.pssa.lanes
+    lo, hi = (-(1 << (bits - 1)), (1 << (bits - 1)) - 1) if config.pssa.signed_scores \
+        else (0, (1 << bits) - 1)
+    if kind == "structured":
+        from sw.data.attention import self_attention
+        att = self_attention(size=8, score_bits=bits)
+        order = pssa_golden.patch_order(8, 8, config.pssa.patch_h, config.pssa.patch_w)
+        return np.clip(att.scores[order][:, :61], lo, hi), hi // 8
+    rows, keys = config.pssa.patch_rows * 2 + 3, 3 * lanes + 1
+    if kind == "random":
+        return np.array([[r.randint(lo, hi) for _ in range(keys)] for _ in range(rows)]), \
+            r.randint(lo, hi)
+    # All at the threshold (every score kept) or all below it (none kept).
+    return np.full((rows, keys), hi if kind == "max" else lo), hi
+
+
+def _score_beats(config, layout, tile):
+    lanes = config.pssa.lanes
+    per_row = -(-tile.shape[1] // lanes)
+    padded = np.zeros((tile.shape[0], per_row * lanes), dtype=np.int64)
+    padded[:, :tile.shape[1]] = tile
+    return [layout.const([int(v) for v in padded[row, k * lanes:(k + 1) * lanes]]).as_bits()
+            for row in range(tile.shape[0]) for k in range(per_row)]
+
+
+@cocotb.test()
+async def sas_tiles_travel_compressed(dut):
+    """SAS tiles (attention-structured, full-range random, all-max, all-min) written through
+    the PSSA encoder land in DRAM as exactly the golden codec's words, the status reports
+    their length, the counters see only the coded bytes, and reading them back through the
+    decoder returns exactly the pruned tile. Window refusals, misaligned addresses and a bus
+    error in a coded read end cleanly and the next tile works."""
+    bench = Bench(dut, test_args()["pause"])
+    await bench.start()
+    if not bench.sas:
+        await _sas_class_is_plain(bench)
+        return
+    await bench.clear_counters()
+    config, ema, lanes = bench.config, bench.ema, bench.lanes
+    from hw.pssa import PSSALayouts
+    beat_layout = PSSALayouts(config).beat
+    sas = golden.CLASSES.index("sas")
+    addr = 3 * 4096 - 5 * lanes   # the coded run crosses a 4 KB boundary
+
+    async def write_tile(tile, threshold, policy, at):
+        dut.sas_threshold.value = threshold & ((1 << config.pssa.score_bits) - 1)
+        dut.sas_policy.value = policy
+        beats = _score_beats(config, beat_layout, tile)
+        feeder = cocotb.start_soon(bench.score_source.send(beats))
+        desc = golden.Descriptor(golden.WRITE, sas, at, tile.shape[0], tile.shape[1], 0)
+        aw = len(bench.bus_log.aw)
+        (status,), _ = await bench.run([(desc, [])], timeout_cycles=50_000)
+        await wait_until(dut.clk, feeder.done, 100, "scores consumed")
+        return status, bench.bus_log.aw[aw:]
+
+    async def read_tile(shape, words, policy, at):
+        dut.sas_policy.value = policy
+        first = len(bench.score_sink.items)
+        desc = golden.Descriptor(golden.READ, sas, at, shape[0], shape[1], words)
+        (status,), _ = await bench.run([(desc, None)], timeout_cycles=50_000)
+        got = [[int(v) for v in beat_layout.from_bits(b)]
+               for b in bench.score_sink.items[first:]]
+        return status, got
+
+    cases = [("structured", pssa_golden.CHAIN), ("random", pssa_golden.ANCHOR),
+             ("max", pssa_golden.CHAIN), ("min", pssa_golden.ANCHOR)]
+    for kind, policy in cases:
+        tile, threshold = _sas_tile(kind, config, bench.r)
+        coded = pssa_golden.encode(tile, threshold, policy, config)
+        image = np.frombuffer(coded.to_bytes(), dtype=np.uint8)
+        status, bursts = await write_tile(tile, threshold, policy, addr)
+        assert status.code.value == golden.OK, kind
+        assert status.words == len(coded.words), kind
+        bench.memory[addr:addr + image.size] = image
+        assert np.array_equal(bench.ram_view(), bench.memory), kind
+        run = golden.Descriptor(golden.WRITE, sas, addr, 1, image.size, 0)
+        assert bursts == _plan(bench, run)
+        bench.account(run, None)
+
+        status, got = await read_tile(tile.shape, len(coded.words), policy, addr)
+        assert status.code.value == golden.OK, kind
+        want = _score_beats(config, beat_layout, pssa_golden.prune(tile, threshold))
+        assert got == [[int(v) for v in beat_layout.from_bits(b)] for b in want], kind
+        bench.account(golden.Descriptor(golden.READ, sas, addr, 1, image.size, 0), None)
+
+    # Refusals: outside the SAS window (the encoder still takes the scores; nothing is
+    # written) and a misaligned address (nothing taken, nothing written).
+    tile, threshold = _sas_tile("random", config, bench.r)
+    bench.set_window(sas, 0, addr + 8)
+    status, bursts = await write_tile(tile, threshold, 0, addr)
+    assert status.code.value == golden.WINDOW and bursts == []
+    status, got = await read_tile(tile.shape, 5, 0, addr)
+    assert status.code.value == golden.WINDOW and got == []
+    bench.set_window(sas, 0, bench.full)
+    desc = golden.Descriptor(golden.WRITE, sas, addr + 1, 4, 4, 0)
+    (status,), _ = await bench.run([(desc, [])], timeout_cycles=1000)
+    assert status.code.value == golden.SHAPE
+    assert np.array_equal(bench.ram_view(), bench.memory)
+
+    # A bus error in the middle of a coded read: the status names it, nothing hangs, and the
+    # same tile reads back exactly once the fault is gone.
+    tile, threshold = _sas_tile("structured", config, bench.r)
+    coded = pssa_golden.encode(tile, threshold, 0, config)
+    status, bursts = await write_tile(tile, threshold, 0, addr)
+    assert status.code.value == golden.OK
+    image = np.frombuffer(coded.to_bytes(), dtype=np.uint8)
+    bench.memory[addr:addr + image.size] = image
+    bench.account(golden.Descriptor(golden.WRITE, sas, addr, 1, image.size, 0), None)
+    fault = addr + (len(coded.words) // 2) * lanes
+    bench.faults.ranges = [(fault, fault + lanes, golden.DECERR)]
+    ar = len(bench.bus_log.ar)
+    status, got = await read_tile(tile.shape, len(coded.words), 0, addr)
+    assert status.code.value == golden.DECERR
+    assert len(got) <= tile.shape[0] * -(-tile.shape[1] // config.pssa.lanes)
+    bench.account(golden.Descriptor(golden.READ, sas, addr, 1, image.size, 0),
+                  len(bench.bus_log.ar) - ar)
+    bench.faults.ranges = []
+    status, got = await read_tile(tile.shape, len(coded.words), 0, addr)
+    assert status.code.value == golden.OK
+    want = _score_beats(config, beat_layout, pssa_golden.prune(tile, threshold))
+    assert got == [[int(v) for v in beat_layout.from_bits(b)] for b in want]
+    bench.account(golden.Descriptor(golden.READ, sas, addr, 1, image.size, 0), None)
+    bench.check_counters()
+
+
+async def _sas_class_is_plain(bench):
+    """Without the codec, SAS descriptors are 2-D transfers like any other class."""
+    sas = golden.CLASSES.index("sas")
+    desc = golden.Descriptor(golden.WRITE, sas, 4096 - 7, 3, 5 * bench.lanes + 2, 300)
+    beats = bench.chip_input(desc, bench.random_rows(desc))
+    (status,), _ = await bench.run([(desc, beats)], timeout_cycles=10_000)
+    assert status.code.value == golden.OK
+    _, bench.memory = golden.write(bench.memory, desc, beats, bench.ema, 0, bench.full)
+    assert np.array_equal(bench.ram_view(), bench.memory)
+    back = golden.Descriptor(golden.READ, sas, desc.addr, desc.rows, desc.row_bytes, 300)
+    (status,), reads = await bench.run([(back, None)], timeout_cycles=10_000)
+    assert status.code.value == golden.OK
+    assert reads == golden.read(bench.memory, back, bench.ema, 0, bench.full)[1]

@@ -14,9 +14,11 @@ CONFIGS = {
     # Narrow bus, the longest bursts, a single read in flight.
     "32bit": ["ema.data_width=32", "ema.max_burst=256", "ema.outstanding=1",
               "ema.id_width=1", "ema.counter_bits=16"],
-    # Wide bus: one maximum burst is a whole 4 KB page; 64-bit addresses.
+    # Wide bus: one maximum burst is a whole 4 KB page; 64-bit addresses; no PSSA codec, so
+    # SAS descriptors move plain bytes like the other classes.
     "128bit": ["ema.data_width=128", "ema.max_burst=256", "ema.outstanding=8",
-               "ema.addr_width=64", "ema.rows_bits=8", "ema.row_bytes_bits=14"],
+               "ema.addr_width=64", "ema.rows_bits=8", "ema.row_bytes_bits=14",
+               "ema.sas_codec=false"],
 }
 
 

@@ -295,11 +295,11 @@ def test_controller_issue_latency_and_data(direction):
     """The first address handshake comes ``issue_latency`` cycles after the descriptor's, and
     a transfer through an always-ready memory model moves the golden bytes."""
     ema = _ema("default")
-    dut = EMAController(ema)
+    dut = EMAController(ProcessorConfig())
     r = random.Random(direction)
     memory = bytearray(r.randbytes(1 << 16))
     before = np.frombuffer(bytes(memory), dtype=np.uint8).copy()
-    desc = golden.Descriptor(direction, 2, 4096 - 13, 3, 45, 1000)
+    desc = golden.Descriptor(direction, 1, 4096 - 13, 3, 45, 1000)
     rows = np.frombuffer(r.randbytes(3 * 45), dtype=np.uint8).reshape(3, 45)
     chip = golden.rows_to_beats(rows, ema.data_bytes)
     windows = window_layout(ema)
