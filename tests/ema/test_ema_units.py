@@ -5,11 +5,10 @@ import random
 
 import numpy as np
 import pytest
-
 from amaranth.lib.wiring import In
 
-from hw.ema import (AXI4LiteSignature, AXI4Signature, BurstPlanner, EMAController,
-                    ReadAligner, WriteAligner)
+from hw.ema import (AXI4LiteSignature, AXI4Signature, BurstPlanner, CodedBurstPlanner,
+                    EMAController, ReadAligner, WriteAligner)
 from hw.ema.align import read_beat_layout, track_layout, write_beat_layout
 from hw.ema.layouts import burst_layout, descriptor_layout, window_layout
 from sw.bench.ema import ideal_memory
@@ -336,3 +335,54 @@ def test_controller_issue_latency_and_data(direction):
     else:
         _, after = golden.write(before, desc, chip, ema, 0, (1 << 32) - 1)
         assert np.array_equal(np.frombuffer(bytes(memory), dtype=np.uint8), after)
+
+
+@pytest.mark.parametrize("name", CONFIGS)
+@pytest.mark.parametrize("known", [False, True])
+def test_coded_planner_matches_golden_split(name, known):
+    """A coded run (words trickling in, or all known up front) is split like a one-row
+    descriptor of the same bytes, and no burst is planned before its words exist."""
+    ema = _ema(name)
+    r = random.Random(f"{name}{known}")
+    dut = CodedBurstPlanner(ema, 20)
+    for words in (1, ema.max_burst, ema.max_burst + 1, 3 * ema.max_burst + 5):
+        addr = 2 * 4096 - ema.data_bytes * r.randrange(1, 2 * ema.max_burst)
+        run = golden.Descriptor(golden.WRITE, 2, addr, 1, words * ema.data_bytes, 0)
+        expected = [(b.addr, b.beats - 1) for b in golden.plan_bursts(
+            run, ema.data_bytes, ema.max_burst, ema.addr_width)]
+        got = []
+        produced = []
+        cmd = dut.cmd.payload.shape().const({"addr": addr, "words": words if known else 0,
+                                             "finished": known})
+
+        async def feed(ctx, words=words, cmd=cmd):
+            await stream_send(ctx, dut.cmd, [cmd])
+            count = words if known else 0
+            while count < words:
+                step = r.random() < 0.6
+                ctx.set(dut.produced, step)
+                count += step
+                produced.append(count)
+                await ctx.tick()
+            ctx.set(dut.produced, 0)
+            ctx.set(dut.finished, 1)
+            await ctx.tick()
+            ctx.set(dut.finished, 0)
+
+        async def drain(ctx, n=len(expected), words=words):
+            planned = 0
+            while len(got) < n:
+                ctx.set(dut.burst.ready, r.random() < 0.7)
+                _, _, valid, ready, payload = await ctx.tick().sample(
+                    dut.burst.valid, dut.burst.ready, dut.burst.payload)
+                if valid and ready:
+                    planned += payload.len + 1
+                    # Planned beats exist, and one more unless the run is complete.
+                    have = produced[-1] if produced else words
+                    assert planned <= have and (planned < have or payload.last)
+                    got.append((payload.addr, payload.len, payload.last))
+            ctx.set(dut.burst.ready, 0)
+
+        run_simulation(dut, feed, drain, deadline_cycles=20 * words + 200)
+        assert [(a, n) for a, n, _ in got] == expected
+        assert [last for _, _, last in got] == [False] * (len(got) - 1) + [True]
