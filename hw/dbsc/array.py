@@ -407,12 +407,18 @@ class DBSCArray(wiring.Component):
             m.d.comb += load_step.eq(advance & can_load & (~need_beat | self.wgt.valid))
             with m.If(ws):
                 m.d.comb += self.wgt.ready.eq(advance & can_load & need_beat)
-            load_data = Mux(need_beat, self.wgt.payload.as_value(), 0)
+            # Decoded once here: an expression shared by every PE would be rebuilt in each.
+            load_data = Signal(cfg.weight_bits * cols)
+            row_load = Signal(rows)
+            m.d.comb += [
+                load_data.eq(Mux(need_beat, self.wgt.payload.as_value(), 0)),
+                row_load.eq(Mux(load_step, 1 << ld_row, 0)),
+            ]
             for r in range(rows):
                 for col in range(cols):
                     pe = pes[r][col]
                     m.d.comb += [
-                        pe.load.eq(load_step & (ld_row == r)),
+                        pe.load.eq(row_load[r]),
                         pe.load_data.eq(
                             load_data[col * cfg.weight_bits:(col + 1) * cfg.weight_bits]),
                     ]
@@ -479,14 +485,15 @@ class DBSCArray(wiring.Component):
             bot_first_chunk = Signal()
             bot_valid = ws & advance & pes[rows - 1][cols - 1].psum_valid
             bot_last_chunk = bot_chunk_left <= rows
-            sums = []
+            sums = Signal(cfg.acc_bits * cols)
             for col in range(cols):
                 before = acc_r.data[col * cfg.acc_bits:(col + 1) * cfg.acc_bits].as_signed()
-                sums.append((Mux(bot_first_chunk, 0, before) + bottom[col])[:cfg.acc_bits])
+                m.d.comb += sums[col * cfg.acc_bits:(col + 1) * cfg.acc_bits].eq(
+                    Mux(bot_first_chunk, 0, before) + bottom[col])
             m.d.comb += [
                 acc_r.addr.eq(bot_m),
                 acc_w.addr.eq(bot_m),
-                acc_w.data.eq(Cat(sums)),
+                acc_w.data.eq(sums),
                 acc_w.en.eq(bot_valid & ~bot_last_chunk),
             ]
             with m.If(accept):
@@ -494,7 +501,7 @@ class DBSCArray(wiring.Component):
                              bot_first_chunk.eq(1)]
             with m.If(bot_valid):
                 with m.If(bot_last_chunk):
-                    m.d.sync += [self.res.payload.as_value().eq(Cat(sums)),
+                    m.d.sync += [self.res.payload.as_value().eq(sums),
                                  self.res.valid.eq(1)]
                 m.d.sync += [bot_m.eq(bot_m + 1), bot_tokens_left.eq(bot_tokens_left - 1)]
                 with m.If(bot_tokens_left == 1):
