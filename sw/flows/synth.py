@@ -75,6 +75,10 @@ ROW_KEYS = ("block", "target", "label", "config_hash", "source_hash", "status", 
             "seconds", *METRICS, "lutram", "cells_by_kind", "breakdown", "critical_path")
 
 _ICE40_CAPACITY = {"lut": 5280, "dsp": 8, "bram": 30}
+# Drive and load (pF, the Liberty's unit) that ABC assumes at the ports of the 0.18 um netlist;
+# the same load as constraints/osu018.sdc puts on the outputs.
+_ASIC_DRIVER = "INVX1"
+_ASIC_LOAD_PF = 0.01
 _HARNESS_TOP = "harness"
 
 
@@ -322,12 +326,17 @@ def _asic(design: Design, workdir: Path, fetch: bool) -> dict:
     shutil.copy(liberty, workdir / "cells.lib")
     (workdir / "design.il").write_text(design.rtlil)
     period_ns = 1000.0 / design.config.top.clock_mhz
+    # With driving cell and load given, ABC buffers high-fanout nets and sizes gates against
+    # the clock target; without them one weak gate may drive hundreds of inputs and the path
+    # through it is tens of nanoseconds that no real flow would leave.
+    (workdir / "abc.constr").write_text(f"set_driving_cell {_ASIC_DRIVER}\n"
+                                        f"set_load {_ASIC_LOAD_PF}\n")
     _yosys(workdir, f"""
 read_rtlil design.il
 hierarchy -top {design.name}
 synth -top {design.name} -flatten
 dfflibmap -liberty cells.lib
-abc -D {period_ns * 1000:.0f} -liberty cells.lib
+abc -D {period_ns * 1000:.0f} -constr abc.constr -liberty cells.lib
 opt_clean -purge
 hilomap -hicell TIEHI Y -locell TIELO Y
 setundef -zero
