@@ -13,4 +13,5 @@ __all__ = ["PSSAEncoder", "PSSADecoder", "PSSACodec", "ChunkCoder", "ChunkParser
            "ErrorCode", "BLOCKS"]
 
 #: Components this package registers with ``sdproc generate --block``.
-BLOCKS = {"pssa_encoder": PSSAEncoder, "pssa_decoder": PSSADecoder, "pssa_codec": PSSACodec}
+BLOCKS = {"pssa_encoder": PSSAEncoder, "pssa_decoder": PSSADecoder,
+          "pssa_codec": PSSACodec}

@@ -10,7 +10,7 @@ from sw.data.attention import self_attention
 from sw.golden.pssa import patch_order
 
 __all__ = ["CONFIGS", "config", "score_range", "random_tile", "extreme_tile",
-           "structured_tile", "threshold_for_density"]
+           "structured_tile"]
 
 #: Named configs the tests run on: the default, and a signed, narrow-bus, odd-lane one.
 CONFIGS = {
@@ -54,7 +54,3 @@ def structured_tile(cfg, rows, keys, sharpness=2.0):
     lo, _ = score_range(cfg)
     return scores + lo
 
-
-def threshold_for_density(scores, density):
-    """The threshold keeping about ``density`` of the scores."""
-    return int(np.quantile(scores, 1.0 - density, method="higher"))
