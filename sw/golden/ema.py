@@ -17,7 +17,8 @@ import numpy as np
 
 __all__ = ["PAGE_BYTES", "READ", "WRITE", "CLASSES", "OK", "EXOKAY", "SLVERR", "DECERR",
            "WINDOW", "EMPTY", "SHAPE", "CODEC", "Descriptor", "Burst", "check", "plan_bursts", "chip_beats",
-           "rows_to_beats", "beats_to_rows", "read", "write_beats", "write", "traffic"]
+           "rows_to_beats", "beats_to_rows", "read", "write_beats", "write", "traffic",
+           "sas_reserved_words"]
 
 PAGE_BYTES = 4096
 READ, WRITE = 0, 1
@@ -197,3 +198,11 @@ def traffic(desc: Descriptor, ema, issued: int | None = None) -> dict[str, int]:
             hi = min(burst.addr + (k + 1) * ema.data_bytes, row_start + desc.row_bytes)
             carried += hi - lo
     return {"bytes": carried, "beats": sum(b.beats for b in bursts), "bursts": len(bursts)}
+
+
+def sas_reserved_words(rows: int, keys: int, config) -> int:
+    """Words a SAS tile write reserves in its window: a bound on the coded length that needs
+    no division in hardware (a row of ``keys`` scores codes to at most
+    ``keys * (score_bits + 2) + lanes`` bits)."""
+    bits = rows * (keys * (config.pssa.score_bits + 2) + config.pssa.lanes)
+    return -(-bits // config.ema.data_width)

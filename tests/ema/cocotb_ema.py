@@ -547,12 +547,24 @@ async def sas_tiles_travel_compressed(dut):
         assert got == [[int(v) for v in beat_layout.from_bits(b)] for b in want], kind
         bench.account(golden.Descriptor(golden.READ, sas, addr, 1, image.size, 0), None)
 
-    # Refusals: outside the SAS window (the encoder still takes the scores; nothing is
-    # written) and a misaligned address (nothing taken, nothing written).
+    # Windows: a SAS write needs room for its reserved (worst-case) coded length; one byte
+    # less is refused: the encoder still takes the scores and nothing is written. A misaligned
+    # address is refused before anything is taken.
     tile, threshold = _sas_tile("random", config, bench.r)
-    bench.set_window(sas, 0, addr + 8)
+    reserved = golden.sas_reserved_words(*tile.shape, config) * lanes
+    bench.set_window(sas, addr, addr + reserved - 2)
     status, bursts = await write_tile(tile, threshold, 0, addr)
     assert status.code.value == golden.WINDOW and bursts == []
+    assert np.array_equal(bench.ram_view(), bench.memory)
+    bench.set_window(sas, addr, addr + reserved - 1)
+    status, bursts = await write_tile(tile, threshold, 0, addr)
+    assert status.code.value == golden.OK
+    image = np.frombuffer(pssa_golden.encode(tile, threshold, 0, config).to_bytes(),
+                          dtype=np.uint8)
+    bench.memory[addr:addr + image.size] = image
+    assert np.array_equal(bench.ram_view(), bench.memory)
+    bench.account(golden.Descriptor(golden.WRITE, sas, addr, 1, image.size, 0), None)
+    bench.set_window(sas, 0, addr + 8)
     status, got = await read_tile(tile.shape, 5, 0, addr)
     assert status.code.value == golden.WINDOW and got == []
     bench.set_window(sas, 0, bench.full)

@@ -386,3 +386,23 @@ def test_coded_planner_matches_golden_split(name, known):
         run_simulation(dut, feed, drain, deadline_cycles=20 * words + 200)
         assert [(a, n) for a, n, _ in got] == expected
         assert [last for _, _, last in got] == [False] * (len(got) - 1) + [True]
+
+
+@pytest.mark.parametrize("lanes,keys", [(8, 64), (8, 61), (5, 40), (1, 7)])
+def test_sas_reservation_bounds_every_coded_tile(lanes, keys):
+    """The window a SAS write reserves holds every coding: all scores kept, checkerboard
+    bitmaps (a non-zero XOR in every beat) and random tiles, under both policies."""
+    from sw.golden import pssa as pssa_golden
+
+    config = ProcessorConfig().replace(**{"pssa.lanes": lanes, "pssa.max_keys": 64})
+    rows = 2 * config.pssa.patch_rows + 1
+    top = (1 << config.pssa.score_bits) - 1
+    rng = np.random.default_rng(lanes * keys)
+    alternating = np.where((np.arange(rows)[:, None] + np.arange(keys)) % 2, top, 0)
+    tiles = [np.full((rows, keys), top), alternating,
+             rng.integers(0, top + 1, size=(rows, keys))]
+    reserved = golden.sas_reserved_words(rows, keys, config)
+    for tile in tiles:
+        for policy in (pssa_golden.CHAIN, pssa_golden.ANCHOR):
+            coded = pssa_golden.encode(tile, 1, policy, config)
+            assert len(coded.words) <= reserved
