@@ -115,7 +115,7 @@ class ReadAligner(wiring.Component):
     Latency and throughput
     ----------------------
     ``latency`` (1) cycle from a DRAM beat to the on-chip beat it completes. One beat per
-    cycle; a row not starting at lane 0 whose on-chip beats outnumber none of its DRAM beats
+    cycle, except that a row not starting at lane 0 with as many on-chip beats as DRAM beats
     (``ceil(row_bytes / B) == ceil((offset + row_bytes) / B)``) costs one extra cycle at its
     end to flush the held beat.
     """
@@ -256,10 +256,11 @@ class WriteAligner(wiring.Component):
         m.d.comb += takes_input.eq(row.chip_now > 0)
         current = Mux(takes_input, self.i.payload, 0)
         previous = Mux(row.start, 0, held)
-        # Lanes of the previous on-chip beat that spill into this DRAM beat: 1 to B.
-        spill = Signal(range(lanes + 1))
-        m.d.comb += spill.eq(lanes - row.offset_now)
-        shifted = (Cat(previous, current) >> (spill * 8))[:ema.data_width]
+        # Shifting the (current, previous) pair down by B - offset lanes leaves the last
+        # ``offset`` lanes of the previous on-chip beat below the current one's first lanes.
+        shift_lanes = Signal(range(lanes + 1))
+        m.d.comb += shift_lanes.eq(lanes - row.offset_now)
+        shifted = (Cat(previous, current) >> (shift_lanes * 8))[:ema.data_width]
 
         first_lane = Mux(row.start, row.offset_now, 0)
         end_lane = Mux(row.span_now < lanes, row.span_now, lanes)

@@ -19,8 +19,8 @@ AXPROT = 0b000
 
 
 class EMAController(wiring.Component):
-    """AXI4 DMA engine of the processor: 2-D descriptors, per-class address windows and
-    traffic counters.
+    """AXI4 DMA engine of the processor: 2-D descriptors, per-class address windows, traffic
+    counters and, in builds with ``ema.sas_codec``, the compressed path of the SAS class.
 
     Descriptors run one at a time. Each one is checked against its class's window, split into
     INCR bursts (:class:`BurstPlanner`) and moved between the AXI bus and the on-chip streams
@@ -34,20 +34,30 @@ class EMAController(wiring.Component):
     beats are zeros and the remaining write input is discarded. Empty descriptors
     (``rows == 0`` or ``row_bytes == 0``) move nothing and report ``EMPTY``.
 
+    With the codec, a SAS descriptor is one score tile: ``rows`` query rows of ``row_bytes``
+    keys (scores, not bytes), at a beat-aligned ``addr``. A write takes the dense tile from
+    ``sas_scores_in``, passes it through the PSSA encoder (threshold ``sas_threshold``,
+    reference ``sas_policy``) and writes the coded words contiguously; its window must hold
+    :func:`sw.golden.ema.sas_reserved_words` words and its status reports the coded length in
+    ``words``. A read takes that length in ``stride``, fetches the words and returns the
+    decoded (pruned) tile on ``sas_scores_out``. A refused SAS read moves nothing; after a bus
+    or decoding error the decoder stops early, so ``sas_scores_out`` may carry fewer beats.
+
     Parameters
     ----------
-    ema : :class:`sw.config.EMAConfig`
+    config : :class:`sw.config.ProcessorConfig`
+        ``config.ema``; ``config.pssa`` too when ``ema.sas_codec`` is set.
 
     Members
     -------
     desc : ``In(stream.Signature(descriptor_layout(ema)))``
         Descriptors (``direction``, ``tclass``, ``addr``, ``rows``, ``row_bytes``, ``stride``).
-    status : ``Out(stream.Signature(status_layout()))``
+    status : ``Out(stream.Signature(status_layout(words_bits)))``
         One entry per descriptor, in order: ``code`` (:class:`Status`), ``direction``,
-        ``tclass``. Reported only after the last on-chip read beat was taken, or the last
-        write response was received.
+        ``tclass`` (and ``words`` with the codec). Reported only after the last on-chip read
+        beat was taken (and decoded), or the last write response was received.
     wr_data : ``In(stream.Signature(data_width))``
-        On-chip beats to write to DRAM.
+        On-chip beats to write to DRAM; each row starts on a fresh beat.
     rd_data : ``Out(stream.Signature(data_width))``
         On-chip beats read from DRAM, rows zero-padded to whole beats.
     m_axi : ``Out(AXI4Signature(addr_width, data_width, id_width))``
@@ -64,13 +74,18 @@ class EMAController(wiring.Component):
     busy : ``Out(1)``
         A descriptor is past its window check and not yet reported (the cycles ``stalls``
         counts from).
+    sas_scores_in, sas_scores_out : ``In``/``Out(stream.Signature(PSSALayouts(config).beat))``
+        Dense score beats of SAS tile writes, pruned score beats of SAS tile reads (codec
+        builds only).
+    sas_threshold : ``In(PSSALayouts(config).score)``; sas_policy : ``In(Policy)``
+        Pruning threshold and XOR reference of SAS tiles, sampled when a tile starts.
 
     Latency and throughput
     ----------------------
-    ``issue_latency`` (4) cycles from a descriptor handshake to its first ``AxVALID``. Up to
-    ``outstanding`` bursts per direction in flight, one data beat per cycle; address issue
-    overlaps the data of earlier bursts. A new descriptor is accepted in the cycle after the
-    previous status handshake.
+    ``issue_latency`` (4) cycles from a descriptor handshake (counting its cycle) to its first
+    ``AxVALID``. Up to ``outstanding`` bursts per direction in flight, one data beat per
+    cycle; address issue overlaps the data of earlier bursts. A new descriptor is accepted in
+    the cycle after the previous status handshake.
     """
 
     def __init__(self, config):

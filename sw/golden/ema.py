@@ -16,9 +16,9 @@ from typing import Callable
 import numpy as np
 
 __all__ = ["PAGE_BYTES", "READ", "WRITE", "CLASSES", "OK", "EXOKAY", "SLVERR", "DECERR",
-           "WINDOW", "EMPTY", "SHAPE", "CODEC", "Descriptor", "Burst", "check", "plan_bursts", "chip_beats",
-           "rows_to_beats", "beats_to_rows", "read", "write_beats", "write", "traffic",
-           "sas_reserved_words"]
+           "WINDOW", "EMPTY", "SHAPE", "CODEC", "Descriptor", "Burst", "check", "plan_bursts",
+           "chip_beats", "rows_to_beats", "beats_to_rows", "read", "write_beats", "write",
+           "traffic", "sas_reserved_words"]
 
 PAGE_BYTES = 4096
 READ, WRITE = 0, 1
