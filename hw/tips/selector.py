@@ -43,12 +43,19 @@ def bitmap_read_signature(tips_cfg):
     })
 
 
+def _or_all(values):
+    result = values[0]
+    for value in values[1:]:
+        result = result | value
+    return result
+
+
 def tile_cycles(tips_cfg, mode, pixels):
     """Cycles from the ``cmd`` handshake to ``status.valid`` of :class:`TIPS` for a valid
     command, with ``probs`` always valid and ``bitmap`` always ready."""
-    cycles = pixels * tips_cfg.beats_per_pixel + 1 + pixels + 2
+    cycles = pixels * tips_cfg.beats_per_pixel + 1 + pixels + 3
     if Mode(mode) == Mode.RATIO:
-        cycles += tips_cfg.search_passes * (pixels + 1)
+        cycles += tips_cfg.search_passes * (pixels + 3)
     return cycles
 
 
@@ -159,8 +166,12 @@ class TIPS(wiring.Component):
         mode = Signal(Mode)
         pixels = Signal(count_shape)
         tau = Signal(importance_shape)
-        need = Signal(count_shape)
+        ratio = Signal.like(self.cmd.payload.ratio)
         mask = Signal(cfg.tokens)
+        # ceil(ratio * pixels / 2^ratio_bits), from registers and registered: the multiplier is
+        # off every other path, and ``need`` is first used passes later.
+        need = Signal(count_shape)
+        m.d.sync += need.eq((ratio * pixels + (cfg.ratio_one - 1)) >> cfg.ratio_bits)
 
         # Accumulation pass -------------------------------------------------------------------
         beat = Signal(range(max(cfg.beats_per_pixel, 2)))
@@ -169,22 +180,28 @@ class TIPS(wiring.Component):
         # then zeros for the padding lanes of the last beat.
         padding = cfg.beats_per_pixel * cfg.lanes - cfg.values_per_pixel
         lane_masks = Cat(*([mask] * cfg.heads), Const(0, padding))
+        first_lane_mask = Cat(*([self.token_mask] * cfg.heads), Const(0, padding))[:cfg.lanes]
+        # The lane mask of the beat to come, registered so that the wide mux is off the path
+        # into the adder tree.
+        lane_mask = Signal(cfg.lanes)
+        last_beat = beat == cfg.beats_per_pixel - 1
+        next_beat = Mux(last_beat, 0, beat + 1)
         accepted = Signal()
         m.d.comb += [
             accepted.eq(self.probs.valid & self.probs.ready),
             lane_sum.values.eq(self.probs.payload),
-            lane_sum.mask.eq(lane_masks.word_select(beat, cfg.lanes)),
+            lane_sum.mask.eq(lane_mask),
             lane_sum.en.eq(accepted),
         ]
+        with m.If(accepted):
+            m.d.sync += lane_mask.eq(lane_masks.word_select(next_beat, cfg.lanes))
         sum_valid = Signal()
         sum_first = Signal()
         sum_last = Signal()
         sum_pixel = Signal(range(cfg.max_pixels))
         m.d.sync += sum_valid.eq(accepted)
         with m.If(accepted):
-            m.d.sync += [sum_first.eq(beat == 0),
-                         sum_last.eq(beat == cfg.beats_per_pixel - 1),
-                         sum_pixel.eq(pixel)]
+            m.d.sync += [sum_first.eq(beat == 0), sum_last.eq(last_beat), sum_pixel.eq(pixel)]
         partial = Signal(importance_shape)
         running = Signal(importance_shape)
         m.d.comb += running.eq(Mux(sum_first, 0, partial) + lane_sum.sum)
@@ -193,19 +210,26 @@ class TIPS(wiring.Component):
         m.d.comb += [imp_write.addr.eq(sum_pixel), imp_write.data.eq(running),
                      imp_write.en.eq(sum_valid & sum_last)]
 
-        # Shared read pipeline over the stored importances (search and selection passes) ------
+        # Shared read pipeline over the stored importances (search and selection passes): the
+        # address, the memory's output, then ``value`` registered, because a block RAM's
+        # clock-to-output leaves little of the cycle. All stages hold while ``read_advance`` is
+        # low. -------------------------------------------------------------------------------
         next_read = Signal(range(cfg.max_pixels + 1))
         read_valid = Signal()
         read_last = Signal()
+        value = Signal(importance_shape)
+        value_valid = Signal()
+        value_last = Signal()
         read_advance = Signal()
         issue = Signal()
         m.d.comb += [imp_read.addr.eq(next_read), imp_read.en.eq(read_advance),
                      issue.eq(read_advance & (next_read < pixels))]
         with m.If(read_advance):
-            m.d.sync += [read_valid.eq(issue), read_last.eq(issue & (next_read == pixels - 1))]
+            m.d.sync += [read_valid.eq(issue), read_last.eq(issue & (next_read == pixels - 1)),
+                         value.eq(imp_read.data), value_valid.eq(read_valid),
+                         value_last.eq(read_last)]
             with m.If(issue):
                 m.d.sync += next_read.eq(next_read + 1)
-        value = imp_read.data
 
         # Cut search: the largest ``prefix`` with #{r >= prefix} >= need, ``search_bits`` bits
         # (one digit) per pass: digit d is kept when #{r >= prefix | d * unit} >= need. -------
@@ -216,10 +240,17 @@ class TIPS(wiring.Component):
         digits = range(1, digit_top + 1)
         at_least = {d: Signal(count_shape, name=f"at_least_{d}") for d in digits}
         at_least_now = {d: Signal(count_shape, name=f"at_least_now_{d}") for d in digits}
-        candidates = {d: prefix | (unit * d) for d in digits}
+        # ``unit`` is one-hot, so d * unit is an OR of constant shifts: wiring, no multiplier.
+        candidates = {d: prefix | _or_all([unit << b for b in range(cfg.search_bits)
+                                           if d >> b & 1])
+                      for d in digits}
+        # The comparisons are registered (``hit``) apart from the counting.
+        hit = {d: Signal(name=f"hit_{d}") for d in digits}
+        hit_last = Signal()
+        m.d.sync += [hit[d].eq(value_valid & (value >= candidates[d])) for d in digits]
+        m.d.sync += hit_last.eq(value_valid & value_last)
         for d in digits:
-            m.d.comb += at_least_now[d].eq(at_least[d]
-                                           + (read_valid & (value >= candidates[d])))
+            m.d.comb += at_least_now[d].eq(at_least[d] + hit[d])
         # #{r > cut}: the count of the last refused candidate. Every later digit was then the
         # largest, so that candidate is exactly cut + 1.
         above = Signal(count_shape)
@@ -238,8 +269,9 @@ class TIPS(wiring.Component):
 
         # Selection pass ----------------------------------------------------------------------
         # Pixels equal to the cut that still fit: need - #{r > cut}, never negative.
+        # Registered: ``above`` is final when the search ends, passes before the first use.
         budget = Signal(count_shape)
-        m.d.comb += budget.eq(need - above)
+        m.d.sync += budget.eq(need - above)
         taken = Signal(count_shape)
         high = Signal(count_shape)
         word = Signal(cfg.lanes)
@@ -265,7 +297,6 @@ class TIPS(wiring.Component):
         pixels_ok = (self.cmd.payload.pixels >= 1) & (self.cmd.payload.pixels <= cfg.max_pixels)
         ratio_ok = ((self.cmd.payload.mode == Mode.THRESHOLD)
                     | (self.cmd.payload.ratio <= cfg.ratio_one))
-        scaled = self.cmd.payload.ratio * self.cmd.payload.pixels + (cfg.ratio_one - 1)
 
         m.d.comb += [self.status.payload.error.eq(self.error),
                      self.status.payload.high.eq(self.high_count),
@@ -276,8 +307,10 @@ class TIPS(wiring.Component):
                 m.d.comb += self.cmd.ready.eq(1)
                 with m.If(self.cmd.valid):
                     m.d.sync += [mode.eq(self.cmd.payload.mode), tau.eq(self.cmd.payload.tau),
-                                 need.eq(scaled >> cfg.ratio_bits), mask.eq(self.token_mask),
-                                 beat.eq(0), pixel.eq(0), next_read.eq(0), read_valid.eq(0),
+                                 ratio.eq(self.cmd.payload.ratio), mask.eq(self.token_mask),
+                                 lane_mask.eq(first_lane_mask), beat.eq(0), pixel.eq(0),
+                                 next_read.eq(0), read_valid.eq(0), read_last.eq(0),
+                                 value_valid.eq(0), value_last.eq(0),
                                  prefix.eq(0), unit.eq(1 << (search_width - cfg.search_bits)),
                                  above.eq(0), taken.eq(0), high.eq(0),
                                  word.eq(0), lane.eq(0), word_addr.eq(0)]
@@ -292,12 +325,11 @@ class TIPS(wiring.Component):
             with m.State("ACCUMULATE"):
                 m.d.comb += [self.busy.eq(1), self.probs.ready.eq(1)]
                 with m.If(accepted):
-                    with m.If(beat == cfg.beats_per_pixel - 1):
-                        m.d.sync += [beat.eq(0), pixel.eq(pixel + 1)]
+                    m.d.sync += beat.eq(next_beat)
+                    with m.If(last_beat):
+                        m.d.sync += pixel.eq(pixel + 1)
                         with m.If(pixel == pixels - 1):
                             m.next = "DRAIN"
-                    with m.Else():
-                        m.d.sync += beat.eq(beat + 1)
 
             with m.State("DRAIN"):
                 # The last pixel's importance is written at the end of this cycle.
@@ -309,7 +341,7 @@ class TIPS(wiring.Component):
 
             with m.State("SEARCH"):
                 m.d.comb += [self.busy.eq(1), read_advance.eq(1)]
-                with m.If(read_last):
+                with m.If(hit_last):
                     m.d.sync += [next_read.eq(0), unit.eq(unit >> cfg.search_bits),
                                  prefix.eq(next_prefix)]
                     m.d.sync += [at_least[d].eq(0) for d in digits]
@@ -323,16 +355,16 @@ class TIPS(wiring.Component):
             with m.State("SELECT"):
                 m.d.comb += [self.busy.eq(1),
                              read_advance.eq(~self.bitmap.valid | self.bitmap.ready)]
-                with m.If(read_advance & read_valid):
+                with m.If(read_advance & value_valid):
                     m.d.sync += high.eq(high + high_bit)
                     with m.If((mode == Mode.RATIO) & at_cut):
                         m.d.sync += taken.eq(taken + 1)
-                    with m.If((lane == cfg.lanes - 1) | read_last):
+                    with m.If((lane == cfg.lanes - 1) | value_last):
                         m.d.comb += emit.eq(1)
                         m.d.sync += [word.eq(0), lane.eq(0), word_addr.eq(word_addr + 1)]
                     with m.Else():
                         m.d.sync += [word.eq(completed_word), lane.eq(lane + 1)]
-                    with m.If(read_last):
+                    with m.If(value_last):
                         m.next = "FLUSH"
 
             with m.State("FLUSH"):
