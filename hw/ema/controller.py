@@ -123,10 +123,6 @@ class EMAController(wiring.Component):
     #: Descriptor handshake -> CHECK -> planner state -> planned burst -> address register.
     issue_latency = 1 + BurstPlanner.latency + 1
 
-    @property
-    def ema(self):
-        return self._ema
-
     def elaborate(self, platform):
         m = Module()
         ema = self._ema

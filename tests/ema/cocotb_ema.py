@@ -15,8 +15,8 @@ from cocotb.triggers import RisingEdge  # noqa: E402
 from cocotbext.axi import AxiBus  # noqa: E402
 from cocotbext.axi.axi_ram import AxiRamRead, AxiRamWrite  # noqa: E402
 
-from hw.ema.layouts import (COUNTER_KINDS, counters_layout, descriptor_layout,  # noqa: E402
-                            status_layout, window_layout)
+from hw.ema.layouts import (counters_layout, descriptor_layout, status_layout,  # noqa: E402
+                            window_layout)
 from sw.flows.cocotb_lib import (StreamSink, StreamSource, config_from_env,  # noqa: E402
                                  pause_generator, rng, start, test_args, wait_until)
 from sw.golden import ema as golden  # noqa: E402
