@@ -216,6 +216,14 @@ def evaluate(config: ProcessorConfig, sources: Sources | None = None,
             rtl_checks[f"rtl_over_timing_model_{mode}"] = {
                 "value": rtl[0] / model[0], "kind": "measured",
                 "source": f"{rtl[1]} / {model[1].rsplit(': ', 1)[-1]}"}
+    dense = sources.bench_value("ema", "sas_bytes_dense")
+    compressed = sources.bench_value("ema", "sas_bytes_compressed")
+    if dense and compressed:
+        rtl_checks["ema_sas_reduction_rtl"] = {
+            "value": 1 - compressed[0] / dense[0], "kind": "measured",
+            "source": f"{compressed[1]} / {dense[1].rsplit(': ', 1)[-1]}",
+            "tile": sources.bench_entry("ema", "sas_tile"),
+            "round_trip_exact": sources.bench_entry("ema", "sas_round_trip_exact")}
     utilization = ", ".join(f"{k} {v['value']:.3f}" for k, v in rtl_checks.items()
                             if k.startswith("utilization"))
     peak_fig = Figure(perf.peak_ops_per_cycle(config, "low") * clock_hz / 1e12, "modeled",
@@ -257,7 +265,7 @@ def evaluate(config: ProcessorConfig, sources: Sources | None = None,
     }
     extra = {
         "synthesized": sources.synth_rows(config.hash),
-        "dbsc_rtl_bench": rtl_checks,
+        "rtl_bench": rtl_checks,
         "model_utilization_by_kind": _utilization_by_kind(perfs, config.dbsc.pes),
         "cycles_per_iter": cycles,
         "compute_cycles_per_iter": compute_cycles,

@@ -274,10 +274,12 @@ def render_markdown(data: dict) -> str:
               f"compute only, by layer kind: "
               + ", ".join(f"{k} {100 * v:.1f} %" for k, v in
                           d["model_utilization_by_kind"].items()) + ")",
-              "- DBSC RTL simulation (`sdproc bench --only dbsc`): "
-              + (", ".join(f"{k} {v['value']:.4g} ({v['source']})"
-                           for k, v in d["dbsc_rtl_bench"].items())
-                 or "no build/bench/dbsc.json yet"),
+              "- RTL simulation checks (`sdproc bench`): "
+              + ("; ".join(f"{k} {v['value']:.4g} ({v['source']}"
+                           + (f", {v['tile']}, round trip exact: {v['round_trip_exact']}"
+                              if "tile" in v else "") + ")"
+                           for k, v in d["rtl_bench"].items())
+                 or "no DBSC or EMA benchmark output yet"),
               "- synthesized (`sdproc synth`, this config): "
               + ("; ".join(f"{r['block']} {r['target']} ("
                            + ", ".join(f"{k} {v:,.4g}" for k, v in r.items()

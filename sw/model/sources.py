@@ -97,6 +97,10 @@ class Sources:
                     return float(value), f"build/bench/{bench}.json: results.{key}"
         return None
 
+    def bench_entry(self, bench: str, key: str):
+        """A top-level result of benchmark ``bench`` as stored (any type), or ``None``."""
+        return self.bench.get(bench, {}).get("results", {}).get(key)
+
     def bench_config_hash(self, bench: str) -> str | None:
         record = self.bench.get(bench)
         return record.get("config_hash") if record else None

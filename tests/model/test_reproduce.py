@@ -71,7 +71,7 @@ def test_benchmark_outputs_are_used_and_tagged(paper, tmp_path):
     share = result.inputs.ffn_low_share
     assert (share.value, share.kind) == (0.5, "modeled")
     assert share.source.endswith("results.low_precision_share_threshold")
-    checks = result.extra["dbsc_rtl_bench"]
+    checks = result.extra["rtl_bench"]
     assert checks["utilization_ws"] == {"value": 0.97, "kind": "measured",
                                         "source": "build/bench/dbsc.json: results.utilization_ws"}
     assert checks["rtl_over_timing_model_ws"]["value"] == pytest.approx(1.01)
@@ -146,9 +146,15 @@ def test_synthesis_rows_of_this_config_are_reported(paper, tmp_path):
 def test_slow_memory_makes_layers_memory_bound(paper, tmp_path):
     fast = evaluate(paper, Sources(tmp_path), run_golden=False)
     assert fast.inputs.ema_utilization.source == "assumption A3"
-    write_bench(tmp_path, "ema", {"read_utilization": 0.05})
+    write_bench(tmp_path, "ema", {"read_utilization": 0.05, "sas_bytes_dense": 1000,
+                                  "sas_bytes_compressed": 250, "sas_tile": "t",
+                                  "sas_round_trip_exact": True})
     slow = evaluate(paper, Sources(tmp_path), run_golden=False)
     assert slow.inputs.ema_utilization.kind == "measured"
+    check = slow.extra["rtl_bench"]["ema_sas_reduction_rtl"]
+    assert (check["value"], check["kind"], check["tile"], check["round_trip_exact"]) == (
+        0.75, "measured", "t", True)
+    assert "ema_sas_reduction_rtl 0.75" in render_markdown(report(slow, "test"))
     assert slow.extra["memory_bound_layers"] > fast.extra["memory_bound_layers"] > 0
     assert slow.extra["cycles_per_iter"] > fast.extra["cycles_per_iter"] \
         > fast.extra["compute_cycles_per_iter"] == slow.extra["compute_cycles_per_iter"]
