@@ -120,9 +120,9 @@ class TIPS(wiring.Component):
     sustained. :meth:`tile_cycles` gives the exact cycles from the ``cmd`` handshake to
     ``status.valid`` when ``probs`` never idles and ``bitmap`` never stalls:
     ``pixels * beats_per_pixel + 1`` (accumulation and its drain), plus
-    ``search_passes * (pixels + 1)`` in ratio mode (cut search), plus ``pixels + 2``
+    ``search_passes * (pixels + 3)`` in ratio mode (cut search), plus ``pixels + 3``
     (selection and bitmap flush). The search and selection passes read one importance per
-    cycle.
+    cycle through a three-stage read pipeline.
     """
 
     def __init__(self, config):
