@@ -124,10 +124,12 @@ class PSSADecoder(wiring.Component):
             (words_left != 0) & (draining | (running & (fill_after <= capacity - width))))
         take = self.inp.valid & self.inp.ready
         with m.If(take):
+            m.d.sync += words_left.eq(words_left - 1)
+        # Drained words are dropped: the buffer only ever holds words of a tile being decoded.
+        with m.If(take & running):
             m.d.sync += [
                 buffer.eq(buffer_after | (self.inp.payload << fill_after)),
                 fill.eq(fill_after + width),
-                words_left.eq(words_left - 1),
             ]
         with m.Else():
             m.d.sync += [buffer.eq(buffer_after), fill.eq(fill_after)]
