@@ -268,13 +268,16 @@ class Bench:
         assert all(int(v) == 0 for c in self.counters() for d in c
                    for v in (d.bytes, d.beats, d.bursts, d.stalls))
 
-    def random_desc(self, direction, max_row_bytes, max_rows, span=MEMORY_BYTES):
+    def random_desc(self, direction, max_row_bytes, max_rows, span=MEMORY_BYTES,
+                    overlap=True):
         r, lanes = self.r, self.lanes
         row_bytes = r.choice([1, lanes, lanes - 1, lanes + 1, r.randrange(1, max_row_bytes + 1),
                               r.randrange(1, max_row_bytes + 1)])
         rows = r.randrange(1, max_rows + 1)
         stride = r.choice([row_bytes, row_bytes + r.randrange(1, 300), 4096,
                            r.randrange(row_bytes, 3 * 4096)])
+        if not overlap:
+            stride = max(stride, row_bytes)
         extent = (rows - 1) * stride + row_bytes
         if r.random() < 0.4:  # just below a 4 KB boundary
             page = r.randrange(1, (span - extent) // 4096)
@@ -412,7 +415,9 @@ async def errors_windows_and_recovery(dut):
     for trial in range(args["error_trials"]):
         fault_code = (golden.SLVERR, golden.DECERR)[trial % 2]
         direction = (golden.READ, golden.WRITE)[trial // 2 % 2]
-        desc = bench.random_desc(direction, 3 * ema.max_burst * lanes, 3, span=MEMORY_BYTES // 2)
+        # Rows do not overlap here, so that each destination byte has one new value.
+        desc = bench.random_desc(direction, 3 * ema.max_burst * lanes, 3, span=MEMORY_BYTES // 2,
+                                 overlap=False)
         bursts = golden.plan_bursts(desc, lanes, ema.max_burst, ema.addr_width)
         victim = bursts[r.randrange(len(bursts))]
         lo = victim.addr + lanes * r.randrange(victim.beats)
