@@ -8,10 +8,26 @@ import pytest
 from amaranth.sim import Simulator
 
 from hw.pssa import ChunkCoder, ChunkParser, ErrorCode, PSSADecoder, PSSAEncoder, Policy
-from sw.config import ProcessorConfig
+from sw.config import ProcessorConfig, load_config
 from sw.flows.amsim import run_simulation, stream_put, stream_recv, stream_send
 from sw.golden import pssa as golden
 from tests.pssa.tiles import CONFIGS, config, random_tile, score_range, structured_tile
+
+
+#: Extra corners for the Amaranth-simulator run only: one lane with 2-bit scores on a
+#: 128-bit bus (a chunk is far narrower than a word), and 16 lanes of 16-bit signed scores on
+#: a 32-bit bus (a chunk is up to 273 bits, many words).
+EXTRA_CONFIGS = {
+    "l1-b2-w128": ["pssa.lanes=1", "pssa.score_bits=2", "pssa.patch_h=1", "pssa.patch_w=1",
+                   "pssa.max_keys=16", "pssa.max_rows=32", "ema.data_width=128"],
+    "l16-b16-w32": ["pssa.lanes=16", "pssa.score_bits=16", "pssa.signed_scores=true",
+                    "pssa.patch_h=2", "pssa.patch_w=2", "pssa.max_keys=64", "ema.data_width=32"],
+}
+ALL_CONFIGS = [*CONFIGS, *EXTRA_CONFIGS]
+
+
+def _config(name):
+    return config(name) if name in CONFIGS else load_config(overrides=EXTRA_CONFIGS[name])
 
 
 def _beats(cfg, count, rng):
@@ -29,9 +45,9 @@ def _run_combinational(dut, bench):
     sim.run()
 
 
-@pytest.mark.parametrize("config_name", CONFIGS)
+@pytest.mark.parametrize("config_name", ALL_CONFIGS)
 def test_chunk_coder_matches_golden(config_name):
-    cfg = config(config_name)
+    cfg = _config(config_name)
     p = cfg.pssa
     dut = ChunkCoder(cfg)
     rng = np.random.default_rng(7)
@@ -57,9 +73,9 @@ def test_chunk_coder_matches_golden(config_name):
     _run_combinational(dut, bench)
 
 
-@pytest.mark.parametrize("config_name", CONFIGS)
+@pytest.mark.parametrize("config_name", ALL_CONFIGS)
 def test_chunk_parser_matches_golden(config_name):
-    cfg = config(config_name)
+    cfg = _config(config_name)
     p = cfg.pssa
     dut = ChunkParser(cfg)
     rng = np.random.default_rng(8)
@@ -141,9 +157,9 @@ def _loop(cfg, tiles, gap):
     run_simulation(decoder, decode_bench, decode_check, deadline_cycles=20_000)
 
 
-@pytest.mark.parametrize("config_name", CONFIGS)
+@pytest.mark.parametrize("config_name", ALL_CONFIGS)
 def test_encoder_decoder_tiles(config_name):
-    cfg = config(config_name)
+    cfg = _config(config_name)
     rng = np.random.default_rng(3)
     lo, hi = score_range(cfg)
     lanes = cfg.pssa.lanes
