@@ -56,20 +56,27 @@ def signed_value(raw: int, width: int) -> int:
     return raw - (1 << width) if raw >> (width - 1) & 1 else raw
 
 
-class StreamSource:
-    """Drives ``<prefix>__valid``/``__payload`` and waits for ``__ready``, with random gaps."""
+class _StreamPort:
+    """The ``valid``/``ready``/``payload`` handles of one stream port and its pause pattern."""
 
-    def __init__(self, dut, prefix: str, pause: float = 0.0, r: random.Random | None = None):
+    def __init__(self, dut, prefix: str, pause: float, r: random.Random | None):
         self.clk = dut.clk
         self.valid = getattr(dut, f"{prefix}__valid")
         self.payload = getattr(dut, f"{prefix}__payload")
         self.ready = getattr(dut, f"{prefix}__ready", None)
         self._rng = r or rng()
         self.set_pause(pause)
-        self.valid.value = 0
 
     def set_pause(self, probability: float):
         self._pauses = pause_generator(self._rng, probability)
+
+
+class StreamSource(_StreamPort):
+    """Drives ``<prefix>__valid``/``__payload`` and waits for ``__ready``, with random gaps."""
+
+    def __init__(self, dut, prefix: str, pause: float = 0.0, r: random.Random | None = None):
+        super().__init__(dut, prefix, pause, r)
+        self.valid.value = 0
 
     async def send(self, payloads):
         for payload in payloads:
@@ -85,23 +92,15 @@ class StreamSource:
         self.valid.value = 0
 
 
-class StreamSink:
+class StreamSink(_StreamPort):
     """Collects payloads from ``<prefix>__valid``/``__payload``, driving ``__ready`` with random
     gaps. Start it with ``cocotb.start_soon(sink.run())``; read ``sink.items``."""
 
     def __init__(self, dut, prefix: str, pause: float = 0.0, r: random.Random | None = None):
-        self.clk = dut.clk
-        self.valid = getattr(dut, f"{prefix}__valid")
-        self.payload = getattr(dut, f"{prefix}__payload")
-        self.ready = getattr(dut, f"{prefix}__ready", None)
-        self._rng = r or rng()
-        self.set_pause(pause)
+        super().__init__(dut, prefix, pause, r)
         self.items = []
         if self.ready is not None:
             self.ready.value = 0
-
-    def set_pause(self, probability: float):
-        self._pauses = pause_generator(self._rng, probability)
 
     async def run(self):
         while True:
