@@ -290,25 +290,38 @@ class EMAConfig:
 
 @dataclass(frozen=True)
 class TopConfig:
-    """Integration-level parameters: clock target and on-chip buffer sizes (in bytes)."""
+    """Integration-level parameters: clock target, on-chip buffer sizes (in bytes) and the
+    depth of the command queue (docs/top.md).
+
+    Buffers hold ``ema.data_width``-bit words; the ISA addresses them with 18-bit word
+    addresses, so a buffer holds at most 1 MiB.
+    """
 
     clock_mhz: float = 100.0
     weight_buffer_bytes: int = 4096
     act_buffer_bytes: int = 4096
     out_buffer_bytes: int = 4096
     sas_buffer_bytes: int = 4096
+    bitmap_buffer_bytes: int = 256
     command_queue_depth: int = 16
+
+    #: Names of the sized buffers, in buffer-id order (docs/isa.md).
+    BUFFERS = ("weight", "act", "out", "bitmap", "sas")
 
     def _check(self, c: _Checker):
         value = self.clock_mhz
         if isinstance(value, bool) or not isinstance(value, (int, float)) or not 1 <= value <= 2000:
             c.errors.append(f"top.clock_mhz={value!r} must be a number in [1, 2000]")
         for name in ("weight_buffer_bytes", "act_buffer_bytes", "out_buffer_bytes",
-                     "sas_buffer_bytes"):
-            if c.range(self, name, 64, 1 << 24):
+                     "sas_buffer_bytes", "bitmap_buffer_bytes"):
+            if c.range(self, name, 64, 1 << 20):
                 size = getattr(self, name)
                 c.require(size & (size - 1) == 0, f"top.{name}={size} must be a power of two")
         c.range(self, "command_queue_depth", 2, 1024)
+
+    def buffer_bytes(self, name: str) -> int:
+        """Size in bytes of buffer ``name`` (one of :attr:`BUFFERS`)."""
+        return getattr(self, f"{name}_buffer_bytes")
 
 
 _SECTIONS = {"dbsc": DBSCConfig, "pssa": PSSAConfig, "tips": TIPSConfig, "ema": EMAConfig,

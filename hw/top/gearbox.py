@@ -1,0 +1,239 @@
+"""Width converters between on-chip buffer words and the blocks' stream beats.
+
+Every buffer holds ``word_bits``-wide words (``ema.data_width``). A stream of ``item_bits``-wide
+items (operand beats, result rows) is laid out in a buffer in the *packed item layout*
+(``sw.golden.top.pack_items``):
+
+- ``item_bits <= word_bits``: ``per_word = word_bits // item_bits`` items per word, item ``j``
+  in word ``j // per_word`` at bit ``(j % per_word) * item_bits``; unused bits are zero.
+- ``item_bits > word_bits``: ``per_item = ceil(item_bits / word_bits)`` words per item, item
+  ``j`` in words ``j * per_item ..``, least significant word first, padded with zeros.
+
+So a converter only counts items and never divides.
+"""
+
+from amaranth import Cat, Module, Mux, Signal
+from amaranth.lib import stream, wiring
+from amaranth.lib.wiring import In, Out
+
+__all__ = ["item_packing", "BufferReader", "BufferWriter"]
+
+
+def item_packing(item_bits, word_bits):
+    """``(per_word, per_item)``: items per word and words per item; one of them is 1."""
+    if item_bits <= word_bits:
+        return word_bits // item_bits, 1
+    return 1, -(-item_bits // word_bits)
+
+
+class BufferReader(wiring.Component):
+    """Streams items out of a buffer memory, in the packed item layout.
+
+    ``start`` (one cycle) loads ``base``, ``pass_items`` and ``passes``; the reader then
+    delivers ``pass_items * passes`` items: ``passes`` times the ``pass_items`` items from word
+    ``base`` on (an OS tile re-reads its weights for every token group). ``stop`` abandons the
+    rest. Words are fetched through a synchronous read port (``rd_addr``, ``rd_en``,
+    ``rd_data``, one cycle latency, data held while ``rd_en`` is low); a read port is side-effect
+    free, so fetching one word ahead of need is harmless.
+
+    Parameters
+    ----------
+    item_bits, word_bits : int
+    addr_bits : int
+        Width of the word address (addresses wrap at ``2^addr_bits``).
+    count_bits : int
+        Width of ``pass_items`` and ``passes``.
+
+    Members
+    -------
+    start, stop : ``In(1)``
+    base : ``In(addr_bits)``; pass_items, passes : ``In(count_bits)``
+    rd_addr : ``Out(addr_bits)``; rd_en : ``Out(1)``; rd_data : ``In(word_bits)``
+    items : ``Out(stream.Signature(item_bits))``
+    busy : ``Out(1)``
+        Items remain to be delivered.
+
+    Latency and throughput
+    ----------------------
+    ``latency`` (2) cycles from ``start`` to the first ``items.valid``; then one item per cycle
+    while ``items.ready`` is high (one word per ``per_item`` cycles for wide items), plus
+    ``latency`` cycles at each pass restart.
+    """
+
+    latency = 2
+
+    def __init__(self, item_bits, word_bits, addr_bits, count_bits):
+        self.item_bits = item_bits
+        self.word_bits = word_bits
+        self.per_word, self.per_item = item_packing(item_bits, word_bits)
+        super().__init__({
+            "start": In(1), "stop": In(1),
+            "base": In(addr_bits), "pass_items": In(count_bits), "passes": In(count_bits),
+            "rd_addr": Out(addr_bits), "rd_en": Out(1), "rd_data": In(word_bits),
+            "items": Out(stream.Signature(item_bits)),
+            "busy": Out(1),
+        })
+
+    def elaborate(self, platform):
+        m = Module()
+        ptr = Signal.like(self.rd_addr)
+        left_in_pass = Signal.like(self.pass_items)
+        passes_left = Signal.like(self.passes)
+        pass_items = Signal.like(self.pass_items)
+        base = Signal.like(self.base)
+        taken = Signal()
+        last_of_pass = Signal()
+
+        m.d.comb += [
+            self.busy.eq(passes_left != 0),
+            self.rd_addr.eq(ptr),
+            taken.eq(self.items.valid & self.items.ready),
+            last_of_pass.eq(left_in_pass == 1),
+        ]
+
+        if self.per_item == 1:
+            # ``held``: rd_data holds the word at ptr - 1; ``lane`` selects the item in it.
+            held = Signal()
+            lane = Signal(range(max(2, self.per_word)))
+            word_done = Signal()
+            m.d.comb += [
+                self.items.valid.eq(held & self.busy),
+                self.items.payload.eq(
+                    self.rd_data.word_select(lane, self.item_bits) if self.per_word > 1
+                    else self.rd_data[:self.item_bits]),
+                word_done.eq(lane == self.per_word - 1),
+                self.rd_en.eq(self.busy & (~held | (taken & word_done & ~last_of_pass))),
+            ]
+            with m.If(self.rd_en):
+                m.d.sync += [ptr.eq(ptr + 1), held.eq(1)]
+            with m.If(taken):
+                m.d.sync += [lane.eq(Mux(word_done, 0, lane + 1)),
+                             left_in_pass.eq(left_in_pass - 1)]
+                with m.If(last_of_pass):
+                    m.d.sync += [ptr.eq(base), held.eq(0), lane.eq(0),
+                                 left_in_pass.eq(pass_items), passes_left.eq(passes_left - 1)]
+            with m.If(self.start):
+                m.d.sync += [ptr.eq(self.base), held.eq(0), lane.eq(0)]
+        else:
+            # Wide items: gather ``per_item`` words, least significant first.
+            gathered = Signal(self.per_item * self.word_bits)
+            have = Signal(range(self.per_item + 1))
+            fetched = Signal()          # rd_data holds a word fetched last cycle
+            in_flight = Signal(range(self.per_item + 1))
+            m.d.comb += [
+                in_flight.eq(have + fetched),
+                self.items.valid.eq((have == self.per_item) & self.busy),
+                self.items.payload.eq(gathered[:self.item_bits]),
+                self.rd_en.eq(self.busy & (in_flight < self.per_item)),
+            ]
+            m.d.sync += fetched.eq(self.rd_en)
+            with m.If(self.rd_en):
+                m.d.sync += ptr.eq(ptr + 1)
+            with m.If(fetched):
+                m.d.sync += [gathered.eq(Cat(gathered[self.word_bits:], self.rd_data)),
+                             have.eq(have + 1)]
+            with m.If(taken):
+                m.d.sync += [have.eq(0), left_in_pass.eq(left_in_pass - 1)]
+                with m.If(last_of_pass):
+                    m.d.sync += [ptr.eq(base), left_in_pass.eq(pass_items),
+                                 passes_left.eq(passes_left - 1)]
+            with m.If(self.start):
+                m.d.sync += [ptr.eq(self.base), have.eq(0), fetched.eq(0)]
+
+        with m.If(self.start):
+            m.d.sync += [base.eq(self.base), pass_items.eq(self.pass_items),
+                         left_in_pass.eq(self.pass_items),
+                         passes_left.eq(Mux(self.pass_items == 0, 0, self.passes))]
+        with m.If(self.stop):
+            m.d.sync += passes_left.eq(0)
+        return m
+
+
+class BufferWriter(wiring.Component):
+    """Writes a stream of items into a buffer memory in the packed item layout.
+
+    ``start`` (one cycle) loads ``base`` and ``count``; the writer takes ``count`` items and
+    writes them from word ``base`` on, flushing the last partly filled word. Writes to word
+    addresses at or above ``limit`` are suppressed (the caller checks ranges up front; this is
+    the guarantee that nothing outside the buffer range is ever written).
+
+    Parameters
+    ----------
+    item_bits, word_bits, addr_bits, count_bits : int
+
+    Members
+    -------
+    start : ``In(1)``; base : ``In(addr_bits)``; count : ``In(count_bits)``
+    limit : ``In(addr_bits + 1)``
+    items : ``In(stream.Signature(item_bits))``
+    wr_addr : ``Out(addr_bits)``; wr_en : ``Out(1)``; wr_data : ``Out(word_bits)``
+    busy : ``Out(1)``
+        Items remain to be taken or a word to be written.
+
+    Latency and throughput
+    ----------------------
+    ``latency`` (1): a word is written the cycle after its last item is taken. One item per
+    cycle when ``item_bits <= word_bits``; otherwise one item per ``per_item`` cycles.
+    """
+
+    latency = 1
+
+    def __init__(self, item_bits, word_bits, addr_bits, count_bits):
+        self.item_bits = item_bits
+        self.word_bits = word_bits
+        self.per_word, self.per_item = item_packing(item_bits, word_bits)
+        super().__init__({
+            "start": In(1), "base": In(addr_bits), "count": In(count_bits),
+            "limit": In(addr_bits + 1),
+            "items": In(stream.Signature(item_bits)),
+            "wr_addr": Out(addr_bits), "wr_en": Out(1), "wr_data": Out(word_bits),
+            "busy": Out(1),
+        })
+
+    def elaborate(self, platform):
+        m = Module()
+        addr = Signal(len(self.wr_addr) + 1)
+        left = Signal.like(self.count)
+        pending = Signal()          # a finished word waits in ``word``
+        word = Signal(self.word_bits if self.per_item == 1 else self.per_item * self.word_bits)
+        taken = Signal()
+        m.d.comb += [
+            taken.eq(self.items.valid & self.items.ready),
+            self.wr_addr.eq(addr),
+            self.wr_data.eq(word[:self.word_bits]),
+            self.wr_en.eq(pending & (addr < self.limit)),
+            self.busy.eq((left != 0) | pending),
+        ]
+        with m.If(pending):
+            m.d.sync += addr.eq(addr + 1)
+
+        if self.per_item == 1:
+            lane = Signal(range(max(2, self.per_word)))
+            filling = Signal(self.word_bits)
+            m.d.comb += self.items.ready.eq(left != 0)
+            m.d.sync += pending.eq(0)
+            with m.If(pending):
+                m.d.sync += filling.eq(0)
+            with m.If(taken):
+                placed = Signal(self.word_bits)
+                m.d.comb += placed.eq(Mux(pending, 0, filling)
+                                      | (self.items.payload << (lane * self.item_bits)))
+                full = (lane == self.per_word - 1) | (left == 1)
+                m.d.sync += [left.eq(left - 1), filling.eq(placed),
+                             lane.eq(Mux(full, 0, lane + 1))]
+                with m.If(full):
+                    m.d.sync += [word.eq(placed), pending.eq(1)]
+        else:
+            # One item becomes ``per_item`` consecutive words.
+            words_left = Signal(range(self.per_item + 1))
+            m.d.comb += [self.items.ready.eq((left != 0) & ~pending),
+                         pending.eq(words_left != 0)]
+            with m.If(pending):
+                m.d.sync += [word.eq(word >> self.word_bits), words_left.eq(words_left - 1)]
+            with m.If(taken):
+                m.d.sync += [word.eq(self.items.payload), words_left.eq(self.per_item),
+                             left.eq(left - 1)]
+
+        with m.If(self.start):
+            m.d.sync += [addr.eq(self.base), left.eq(self.count)]
+        return m

@@ -1,0 +1,600 @@
+"""The processor top level: CSR bank, command queue, sequencer, on-chip buffers, the DBSC array
+and the EMA controller (docs/top.md)."""
+
+from amaranth import Cat, Const, Module, Mux, ResetInserter, Signal, unsigned
+from amaranth.lib import stream, wiring
+from amaranth.lib.memory import Memory
+from amaranth.lib.wiring import In, Out
+
+from hw.common import Requantizer, StreamFIFO
+from hw.dbsc import DBSCArray, Mode, Precision
+from hw.dbsc.command import act_layout, result_layout, weight_layout
+from hw.ema import EMAController, Status, TrafficClass
+from hw.ema.axi import AXI4LiteSignature, AXI4Signature
+from hw.ema.layouts import COUNTER_KINDS, Direction
+
+from .csr import CSR, CSRBank
+from .gearbox import BufferReader, BufferWriter, item_packing
+from .isa import (ADDR_BITS, COMMAND_BITS, Buffer, ErrorCause, Gemm, LoadStore,
+                  MalformedDetail, Opcode, OutFormat)
+
+__all__ = ["SDProcessor", "csr_registers", "register_map", "buffer_words", "item_bits",
+           "CSR_ADDR_WIDTH", "ID_VALUE"]
+
+#: Byte address width of the CSR port.
+CSR_ADDR_WIDTH = 12
+#: What the ``ID`` register reads ("SD" and ISA version 1).
+ID_VALUE = 0x5D00_0001
+
+_CLASSES = ("weight", "activation", "sas", "other")
+
+
+def buffer_words(config):
+    """Depth in words of each buffer, in :class:`Buffer` order."""
+    return [config.top.buffer_bytes(name) // config.ema.data_bytes
+            for name in config.top.BUFFERS]
+
+
+def item_bits(config):
+    """Bits of each stream item kept in a buffer: ``act``, ``weight``, ``bitmap`` beats and
+    result rows per :class:`OutFormat`."""
+    d = config.dbsc
+    return {"act": d.rows * d.act_bits_high, "weight": d.cols * d.weight_bits,
+            "bitmap": d.rows, OutFormat.INT: d.cols * d.act_bits_high,
+            OutFormat.UINT: d.cols * config.pssa.score_bits,
+            OutFormat.RAW: d.cols * d.acc_bits}
+
+
+def csr_registers(config):
+    """The CSR bank's registers; register ``i`` sits at byte offset ``4 * i``
+    (docs/top.md, register map)."""
+    wide_addr = config.ema.addr_width > 32
+    regs = [
+        CSR("ID", "ro", doc="reads ID_VALUE"),
+        CSR("CTRL", "pulse", 2, doc="bit 0: clear the error and leave the halt; "
+                                    "bit 1: zero every performance counter"),
+        CSR("STATUS", "ro", doc="bit 0 busy, 1 halted, 2 queue empty, 3 queue full, "
+                                "31:16 queue level"),
+        CSR("ERROR", "ro", doc="3:0 cause, 7:4 detail, 31:8 index of the failing command"),
+        CSR("IRQ_PENDING", "w1c", 3, doc="IRQ bits (DONE, ERROR, FENCE)"),
+        CSR("IRQ_ENABLE", "rw", 3, doc="irq = |(IRQ_PENDING & IRQ_ENABLE)"),
+    ]
+    regs += [CSR(f"CMD{i}", "rw", doc=f"command bits {32 * i + 31}:{32 * i}") for i in range(4)]
+    regs += [
+        CSR("CMD_PUSH", "pulse", 1, doc="write: push CMD3..CMD0 into the command queue"),
+        CSR("COMMANDS_DONE", "ro", doc="commands completed since reset or CTRL bit 0"),
+        CSR("ADDR_HI", "rw", doc="DRAM address bits 63:32 of LOAD/STORE (64-bit builds)"),
+        CSR("SAS_THRESHOLD", "rw", config.pssa.score_bits, doc="PSSA pruning threshold"),
+        CSR("SAS_POLICY", "rw", 1, doc="PSSA XOR reference: 0 chain, 1 anchor"),
+    ]
+    for name in ("BUSY_CYCLES", "MACS_HIGH", "MACS_LOW"):
+        regs += [CSR(f"{name}_LO", "ro"), CSR(f"{name}_HI", "ro")]
+    for c, cls in enumerate(_CLASSES):
+        for kind, init in (("BASE", 0), ("LIMIT", 0xFFFF_FFFF)):
+            regs.append(CSR(f"WINDOW_{kind}_LO_{c}", "rw", init=init,
+                            doc=f"{cls} window {kind.lower()}, bits 31:0"))
+            regs.append(CSR(f"WINDOW_{kind}_HI_{c}", "rw", init=init if wide_addr else 0,
+                            doc=f"{cls} window {kind.lower()}, bits 63:32"))
+    for c, cls in enumerate(_CLASSES):
+        for d in Direction:
+            for kind in COUNTER_KINDS:
+                name = f"EMA_{cls.upper()}_{d.name}_{kind.upper()}"
+                regs += [CSR(f"{name}_LO", "ro"), CSR(f"{name}_HI", "ro")]
+    return regs
+
+
+def register_map(config):
+    """``{name: byte offset}`` of every CSR."""
+    return {reg.name: 4 * i for i, reg in enumerate(csr_registers(config))}
+
+
+def _ceil_div(value, divisor):
+    if divisor & (divisor - 1) == 0:
+        return (value + divisor - 1) >> (divisor.bit_length() - 1)
+    return (value + divisor - 1) // divisor
+
+
+def _words_of(items, per_word, per_item):
+    """Buffer words holding ``items`` items in the packed item layout."""
+    return items * per_item if per_item > 1 else _ceil_div(items, per_word)
+
+
+class SDProcessor(wiring.Component):
+    """The Stable Diffusion processor: commands from an AXI4-Lite CSR port run the DBSC array
+    on operands that the EMA controller moves between DRAM and on-chip buffers.
+
+    Software writes 128-bit commands (docs/isa.md) into ``CMD0..CMD3`` and pushes them with
+    ``CMD_PUSH`` into a ``top.command_queue_depth`` FIFO. The sequencer runs them one at a
+    time, in order: ``LOAD``/``STORE`` pass one EMA descriptor between DRAM and a buffer
+    range, ``GEMM`` streams operands from the buffers through width converters into the array
+    and its result rows through a requantizer into the out buffer, ``FENCE`` raises an
+    interrupt. Every command is checked before it starts (opcode, reserved bits, field values,
+    buffer ranges); a bad one, an EMA error status or an overflowing push halts the sequencer:
+    ``ERROR`` says which command and why, the queue is emptied, ``IRQ.ERROR`` is raised, and
+    ``CTRL`` bit 0 resumes. A command already running when an error is found finishes first,
+    so nothing is left half-transferred on the bus or in the array.
+
+    Buffers (``amaranth.lib.memory.Memory`` of ``ema.data_width``-bit words, sizes from
+    ``config.top``): WEIGHT, ACT, OUT, BITMAP, SAS.
+
+    Parameters
+    ----------
+    config : :class:`sw.config.ProcessorConfig`
+
+    Members
+    -------
+    csr : ``In(AXI4LiteSignature(addr_width=12, data_width=32))``
+        Register map: :func:`register_map` (docs/top.md).
+    m_axi : ``Out(AXI4Signature(...))``
+        The EMA controller's AXI4 manager port.
+    irq : ``Out(1)``
+        Level interrupt, ``|(IRQ_PENDING & IRQ_ENABLE)``.
+
+    Latency and throughput
+    ----------------------
+    ``dispatch_latency`` (3) cycles from a command leaving the queue to its first action
+    (descriptor or array command valid). Commands do not overlap: a LOAD/STORE takes the EMA's
+    transfer time, a GEMM the array's tile time (``DBSCArray.ideal_cycles``) plus the
+    converters' fill (``BufferReader.latency``) and the result path (``Requantizer.latency``
+    + ``BufferWriter.latency``).
+    """
+
+    dispatch_latency = 3
+
+    def __init__(self, config):
+        self.config = config
+        errors = []
+        for name, words in zip(config.top.BUFFERS, buffer_words(config)):
+            if words > 1 << ADDR_BITS:
+                errors.append(f"top.{name}_buffer_bytes holds {words} words of "
+                              f"ema.data_width={config.ema.data_width} bits; the ISA addresses "
+                              f"at most {1 << ADDR_BITS}")
+        if config.dbsc.acc_bits > 64:
+            errors.append(f"dbsc.acc_bits={config.dbsc.acc_bits} must be at most 64 "
+                          "(the GEMM shift field)")
+        if errors:
+            self._MustUse__silence = True
+            raise ValueError("invalid sdproc configuration:\n  " + "\n  ".join(errors))
+        ema = config.ema
+        super().__init__({
+            "csr": In(AXI4LiteSignature(addr_width=CSR_ADDR_WIDTH, data_width=32)),
+            "m_axi": Out(AXI4Signature(addr_width=ema.addr_width, data_width=ema.data_width,
+                                       id_width=ema.id_width)),
+            "irq": Out(1),
+        })
+
+    def elaborate(self, platform):
+        m = Module()
+        cfg = self.config
+        d, ema = cfg.dbsc, cfg.ema
+        W = ema.data_width
+        depths = buffer_words(cfg)
+        bits = item_bits(cfg)
+
+        m.submodules.csr = csr = CSRBank(csr_registers(cfg), addr_width=CSR_ADDR_WIDTH)
+        wiring.connect(m, wiring.flipped(self.csr), csr.bus)
+        m.submodules.ema = dma = EMAController(cfg)
+        wiring.connect(m, wiring.flipped(self.m_axi), dma.m_axi)
+        m.submodules.dbsc = array = DBSCArray(d)
+
+        # Command queue; emptied while the sequencer is halted.
+        flush = Signal()
+        queue = StreamFIFO(COMMAND_BITS, cfg.top.command_queue_depth)
+        m.submodules.queue = ResetInserter(flush)(queue)
+
+        # Buffers ---------------------------------------------------------------------------
+        mems, rports, wports = [], [], []
+        for buf, depth in zip(Buffer, depths):
+            mem = Memory(shape=unsigned(W), depth=depth, init=[])
+            m.submodules[f"buf_{buf.name.lower()}"] = mem
+            mems.append(mem)
+            rports.append(mem.read_port())
+            wports.append(mem.write_port())
+        addr_bits = ADDR_BITS + 1  # one more than the ISA field: sums never wrap
+
+        # Converters ------------------------------------------------------------------------
+        count_bits = 32
+        m.submodules.act_reader = act_reader = BufferReader(bits["act"], W, ADDR_BITS, count_bits)
+        m.submodules.weight_reader = weight_reader = BufferReader(bits["weight"], W, ADDR_BITS,
+                                                                  count_bits)
+        m.submodules.bitmap_reader = bitmap_reader = BufferReader(bits["bitmap"], W, ADDR_BITS,
+                                                                  count_bits)
+        m.submodules.store_reader = store_reader = BufferReader(W, W, ADDR_BITS, count_bits)
+        writers = {}
+        for fmt in OutFormat:
+            writers[fmt] = BufferWriter(bits[fmt], W, ADDR_BITS, count_bits)
+            m.submodules[f"out_writer_{fmt.name.lower()}"] = writers[fmt]
+            m.d.comb += writers[fmt].limit.eq(depths[Buffer.OUT.value])
+        m.submodules.requant_int = requant_int = Requantizer(d.acc_bits, d.act_bits_high, d.cols,
+                                                             out_signed=True)
+        m.submodules.requant_uint = requant_uint = Requantizer(
+            d.acc_bits, cfg.pssa.score_bits, d.cols, out_signed=False)
+
+        m.d.comb += [
+            array.act.valid.eq(act_reader.items.valid),
+            array.act.payload.eq(act_reader.items.payload),
+            act_reader.items.ready.eq(array.act.ready),
+            array.wgt.valid.eq(weight_reader.items.valid),
+            array.wgt.payload.eq(weight_reader.items.payload),
+            weight_reader.items.ready.eq(array.wgt.ready),
+            array.prec.valid.eq(bitmap_reader.items.valid),
+            array.prec.payload.eq(bitmap_reader.items.payload),
+            bitmap_reader.items.ready.eq(array.prec.ready),
+            dma.wr_data.valid.eq(store_reader.items.valid),
+            dma.wr_data.payload.eq(store_reader.items.payload),
+            store_reader.items.ready.eq(dma.wr_data.ready),
+        ]
+        if ema.sas_codec:
+            m.d.comb += [dma.sas_scores_in.valid.eq(0), dma.sas_scores_out.ready.eq(1),
+                         dma.sas_threshold.eq(csr.SAS_THRESHOLD),
+                         dma.sas_policy.eq(csr.SAS_POLICY)]
+
+        # Result rows: to the writer of the command's format, through its requantizer.
+        out_format = Signal(OutFormat)
+        shift = Signal(6)
+        res = array.res
+        for requant, fmt in ((requant_int, OutFormat.INT), (requant_uint, OutFormat.UINT)):
+            m.d.comb += [
+                requant.shift.eq(shift),
+                requant.i.valid.eq(res.valid & (out_format == fmt)),
+                requant.i.payload.eq(res.payload),
+            ]
+            m.d.comb += [writers[fmt].items.valid.eq(requant.o.valid),
+                         writers[fmt].items.payload.eq(requant.o.payload),
+                         requant.o.ready.eq(writers[fmt].items.ready)]
+        m.d.comb += [
+            writers[OutFormat.RAW].items.valid.eq(res.valid & (out_format == OutFormat.RAW)),
+            writers[OutFormat.RAW].items.payload.eq(res.payload),
+            res.ready.eq(Mux(out_format == OutFormat.INT, requant_int.i.ready,
+                             Mux(out_format == OutFormat.UINT, requant_uint.i.ready,
+                                 writers[OutFormat.RAW].items.ready))),
+        ]
+
+        # Window and status registers -------------------------------------------------------
+        for c in range(len(_CLASSES)):
+            m.d.comb += [
+                dma.window_base[c].eq(Cat(getattr(csr, f"WINDOW_BASE_LO_{c}"),
+                                          getattr(csr, f"WINDOW_BASE_HI_{c}"))),
+                dma.window_limit[c].eq(Cat(getattr(csr, f"WINDOW_LIMIT_LO_{c}"),
+                                           getattr(csr, f"WINDOW_LIMIT_HI_{c}"))),
+            ]
+            for direction in Direction:
+                for kind in COUNTER_KINDS:
+                    name = f"EMA_{_CLASSES[c].upper()}_{direction.name}_{kind.upper()}"
+                    value = Signal(64, name=name.lower())
+                    m.d.comb += [
+                        value.eq(dma.counters[c][direction.value][kind]),
+                        getattr(csr, f"{name}_LO").eq(value[:32]),
+                        getattr(csr, f"{name}_HI").eq(value[32:]),
+                    ]
+
+        busy_cycles = Signal(64)
+        macs_high = Signal(64)
+        macs_low = Signal(64)
+        commands_done = Signal(32)
+        for name, value in (("BUSY_CYCLES", busy_cycles), ("MACS_HIGH", macs_high),
+                            ("MACS_LOW", macs_low)):
+            m.d.comb += [getattr(csr, f"{name}_LO").eq(value[:32]),
+                         getattr(csr, f"{name}_HI").eq(value[32:])]
+        clear_error = Signal()
+        clear_counters = Signal()
+        m.d.comb += [
+            clear_error.eq(csr.CTRL_stb & csr.CTRL[0]),
+            clear_counters.eq(csr.CTRL_stb & csr.CTRL[1]),
+            dma.counters_clear.eq(clear_counters),
+            csr.ID.eq(ID_VALUE),
+            csr.COMMANDS_DONE.eq(commands_done),
+        ]
+
+        halted = Signal()
+        error_cause = Signal(4)
+        error_detail = Signal(4)
+        error_index = Signal(24)
+        sequence = Signal(24)          # index of the next command to leave the queue
+        busy = Signal()
+        irq_done = Signal()
+        irq_fence = Signal()
+        irq_error = Signal()
+        m.d.comb += [
+            csr.STATUS.eq(Cat(busy, halted, queue.level == 0,
+                              queue.level == cfg.top.command_queue_depth,
+                              Const(0, 12), queue.level)),
+            csr.ERROR.eq(Cat(error_cause, error_detail, error_index)),
+            csr.IRQ_PENDING_set.eq(Cat(irq_done, irq_error, irq_fence)),
+            flush.eq(halted),
+        ]
+        m.d.sync += self.irq.eq((csr.IRQ_PENDING & csr.IRQ_ENABLE) != 0)
+
+        # Command push: a push into a full queue is an overflow error (the command is lost).
+        push = Signal()
+        m.d.comb += [
+            push.eq(csr.CMD_PUSH_stb & ~halted),
+            queue.i.valid.eq(push),
+            queue.i.payload.eq(Cat(csr.CMD0, csr.CMD1, csr.CMD2, csr.CMD3)),
+        ]
+        overflow = Signal()
+        m.d.comb += overflow.eq(push & ~queue.i.ready)
+
+        # Sequencer -------------------------------------------------------------------------
+        cmd = Signal(COMMAND_BITS)
+        ls = LoadStore(cmd)
+        gm = Gemm(cmd)
+        opcode = Signal(4)
+        m.d.comb += opcode.eq(cmd[:4])
+
+        # Derived sizes, registered in DECODE and checked in CHECK.
+        row_beats = Signal(17)
+        ls_beats = Signal(33)
+        groups = Signal(17)
+        act_beats = Signal(34)
+        weight_passes = Signal(17)
+        bitmap_beats = Signal(17)
+        malformed = Signal(4)
+        range_bad = Signal()
+        range_buffer = Signal(3)
+
+        fail = Signal()
+        fail_cause = Signal(4)
+        fail_detail = Signal(4)
+        complete = Signal()
+
+        # MAC accounting of the running GEMM.
+        high_tokens = Signal(17)
+        tokens_left = Signal(17)
+
+        load_ptr = Signal(addr_bits)
+        load_buffer = Signal(3)
+        gemm_writer_busy = Signal()
+        m.d.comb += gemm_writer_busy.eq(writers[OutFormat.INT].busy | writers[OutFormat.UINT].busy
+                                        | writers[OutFormat.RAW].busy)
+
+        # EMA descriptor of a LOAD/STORE.
+        desc = dma.desc.payload
+        dram_addr = Cat(ls.dram_addr, csr.ADDR_HI)[:ema.addr_width]
+        m.d.comb += [
+            desc.direction.as_value().eq(opcode == Opcode.STORE),
+            desc.tclass.as_value().eq(ls.tclass),
+            desc.addr.eq(dram_addr),
+            desc.rows.eq(ls.rows),
+            desc.row_bytes.eq(ls.row_bytes),
+            desc.stride.eq(ls.stride),
+        ]
+
+        # DBSC command of a GEMM.
+        m.d.comb += [
+            array.cmd.payload.mode.eq(gm.mode),
+            array.cmd.payload.precision.eq(gm.precision),
+            array.cmd.payload.m.eq(gm.m),
+            array.cmd.payload.k.eq(gm.k),
+        ]
+
+        # Read and write port routing: the running command owns the ports it needs.
+        storing = Signal()
+        loading = Signal()
+        gemm_running = Signal()
+        for buf in Buffer:
+            rp, wp = rports[buf.value], wports[buf.value]
+            gemm_reader = {Buffer.ACT: act_reader, Buffer.WEIGHT: weight_reader,
+                           Buffer.BITMAP: bitmap_reader}.get(buf)
+            store_sel = storing & (load_buffer == buf.value)
+            if gemm_reader is not None:
+                m.d.comb += [
+                    rp.addr.eq(Mux(store_sel, store_reader.rd_addr, gemm_reader.rd_addr)),
+                    rp.en.eq(Mux(store_sel, store_reader.rd_en, gemm_running & gemm_reader.rd_en)),
+                    gemm_reader.rd_data.eq(rp.data),
+                ]
+            else:
+                m.d.comb += [rp.addr.eq(store_reader.rd_addr),
+                             rp.en.eq(store_sel & store_reader.rd_en)]
+            load_sel = loading & (load_buffer == buf.value)
+            load_en = load_sel & dma.rd_data.valid & dma.rd_data.ready & (load_ptr < depths[buf.value])
+            if buf == Buffer.OUT:
+                gemm_wen = Signal()
+                gemm_waddr = Signal(ADDR_BITS)
+                gemm_wdata = Signal(W)
+                for fmt, writer in writers.items():
+                    with m.If(out_format == fmt):
+                        m.d.comb += [gemm_wen.eq(writer.wr_en), gemm_waddr.eq(writer.wr_addr),
+                                     gemm_wdata.eq(writer.wr_data)]
+                m.d.comb += [
+                    wp.en.eq(Mux(loading, load_en, gemm_running & gemm_wen)),
+                    wp.addr.eq(Mux(loading, load_ptr, gemm_waddr)),
+                    wp.data.eq(Mux(loading, dma.rd_data.payload, gemm_wdata)),
+                ]
+            else:
+                m.d.comb += [wp.en.eq(load_en), wp.addr.eq(load_ptr),
+                             wp.data.eq(dma.rd_data.payload)]
+        read_data = Signal(W)
+        with m.Switch(load_buffer):
+            for buf in Buffer:
+                with m.Case(buf.value):
+                    m.d.comb += read_data.eq(rports[buf.value].data)
+        m.d.comb += store_reader.rd_data.eq(read_data)
+        with m.If(loading & dma.rd_data.valid):
+            m.d.sync += load_ptr.eq(load_ptr + 1)
+
+        m.d.comb += [dma.rd_data.ready.eq(1), dma.status.ready.eq(1)]
+
+        with m.If(array.prec.valid & array.prec.ready):
+            mask = Signal(d.rows)
+            m.d.comb += mask.eq(Cat(tokens_left > r for r in range(d.rows)))
+            popcount = sum((array.prec.payload & mask)[r] for r in range(d.rows))
+            m.d.sync += [high_tokens.eq(high_tokens + popcount),
+                         tokens_left.eq(tokens_left - d.rows)]
+
+        # Per-item packings of the buffers the checks look at.
+        pack = {name: item_packing(bits[name], W) for name in ("act", "weight", "bitmap")}
+        out_words = {fmt: _words_of(gm.m, *item_packing(bits[fmt], W)) for fmt in OutFormat}
+
+        def beyond(base, words, buf):
+            return (base + words) > depths[buf.value]
+
+        with m.FSM(name="sequencer"):
+            with m.State("IDLE"):
+                m.d.comb += queue.o.ready.eq(~halted)
+                with m.If(queue.o.valid & ~halted):
+                    m.d.sync += [cmd.eq(queue.o.payload), sequence.eq(sequence + 1)]
+                    m.next = "DECODE"
+            with m.State("DECODE"):
+                m.d.comb += busy.eq(1)
+                m.d.sync += [
+                    row_beats.eq((ls.row_bytes + ema.data_bytes - 1) >> ema.beat_shift),
+                    groups.eq(_ceil_div(gm.m, d.rows)),
+                    load_buffer.eq(ls.buffer),
+                    load_ptr.eq(ls.addr),
+                ]
+                m.next = "SIZE"
+            with m.State("SIZE"):
+                m.d.comb += busy.eq(1)
+                m.d.sync += [
+                    ls_beats.eq(ls.rows * row_beats),
+                    act_beats.eq(Mux(gm.mode == Mode.OS, groups * gm.k,
+                                     gm.m * _ceil_div(gm.k, d.rows))),
+                    weight_passes.eq(Mux(gm.mode == Mode.OS, groups, 1)),
+                    bitmap_beats.eq(Mux(gm.precision == Precision.BITMAP, groups, 0)),
+                ]
+                m.next = "CHECK"
+            with m.State("CHECK"):
+                m.d.comb += busy.eq(1)
+                # The first offending field, in the order of MalformedDetail.
+                with m.If((opcode == Opcode.LOAD) | (opcode == Opcode.STORE)):
+                    with m.If(ls.reserved != 0):
+                        m.d.comb += malformed.eq(MalformedDetail.RESERVED)
+                    with m.Elif(ls.tclass == TrafficClass.SAS):
+                        m.d.comb += malformed.eq(MalformedDetail.TCLASS)
+                    with m.Elif(ls.buffer >= len(Buffer)):
+                        m.d.comb += malformed.eq(MalformedDetail.BUFFER)
+                    with m.Elif((ls.rows > ema.max_rows) | (ls.row_bytes > ema.max_row_bytes)):
+                        m.d.comb += malformed.eq(MalformedDetail.SHAPE)
+                    with m.Switch(ls.buffer):
+                        for buf in Buffer:
+                            with m.Case(buf.value):
+                                m.d.comb += range_bad.eq(beyond(ls.addr, ls_beats, buf))
+                    m.d.comb += range_buffer.eq(ls.buffer)
+                with m.Elif(opcode == Opcode.GEMM):
+                    mode_ok = Mux(gm.mode == Mode.WS, int(d.supports_ws), int(d.supports_os))
+                    with m.If(gm.reserved != 0):
+                        m.d.comb += malformed.eq(MalformedDetail.RESERVED)
+                    with m.Elif(gm.out_format == 3):
+                        m.d.comb += malformed.eq(MalformedDetail.FORMAT)
+                    with m.Elif(gm.shift >= d.acc_bits):
+                        m.d.comb += malformed.eq(MalformedDetail.SHIFT)
+                    with m.Elif((gm.m == 0) | (gm.m > d.max_m) | (gm.k == 0) | (gm.k > d.max_k)):
+                        m.d.comb += malformed.eq(MalformedDetail.SHAPE)
+                    with m.Elif(~mode_ok | (gm.precision == 3)):
+                        m.d.comb += malformed.eq(MalformedDetail.MODE)
+                    with m.If(beyond(gm.act_addr, _words_of(act_beats, *pack["act"]), Buffer.ACT)):
+                        m.d.comb += [range_bad.eq(1), range_buffer.eq(Buffer.ACT)]
+                    with m.Elif(beyond(gm.weight_addr, _words_of(gm.k, *pack["weight"]),
+                                       Buffer.WEIGHT)):
+                        m.d.comb += [range_bad.eq(1), range_buffer.eq(Buffer.WEIGHT)]
+                    with m.Elif(beyond(gm.bitmap_addr, _words_of(bitmap_beats, *pack["bitmap"]),
+                                       Buffer.BITMAP)):
+                        m.d.comb += [range_bad.eq(1), range_buffer.eq(Buffer.BITMAP)]
+                    with m.Else():
+                        with m.Switch(gm.out_format):
+                            for fmt in OutFormat:
+                                with m.Case(fmt):
+                                    with m.If(beyond(gm.out_addr, out_words[fmt], Buffer.OUT)):
+                                        m.d.comb += [range_bad.eq(1),
+                                                     range_buffer.eq(Buffer.OUT)]
+                with m.Elif(opcode == Opcode.FENCE):
+                    with m.If(cmd[4:] != 0):
+                        m.d.comb += malformed.eq(MalformedDetail.RESERVED)
+                with m.Else():
+                    m.d.comb += malformed.eq(MalformedDetail.OPCODE)
+
+                with m.If(malformed != 0):
+                    m.d.comb += [fail.eq(1), fail_cause.eq(ErrorCause.MALFORMED),
+                                 fail_detail.eq(malformed)]
+                    m.next = "IDLE"
+                with m.Elif(range_bad):
+                    m.d.comb += [fail.eq(1), fail_cause.eq(ErrorCause.RANGE),
+                                 fail_detail.eq(range_buffer)]
+                    m.next = "IDLE"
+                with m.Elif((opcode == Opcode.LOAD) | (opcode == Opcode.STORE)):
+                    m.d.comb += [store_reader.start.eq(opcode == Opcode.STORE),
+                                 store_reader.base.eq(ls.addr),
+                                 store_reader.pass_items.eq(ls_beats),
+                                 store_reader.passes.eq(1)]
+                    m.next = "DESCRIPTOR"
+                with m.Elif(opcode == Opcode.GEMM):
+                    for reader, base, count, passes in (
+                            (act_reader, gm.act_addr, act_beats, 1),
+                            (weight_reader, gm.weight_addr, gm.k, weight_passes),
+                            (bitmap_reader, gm.bitmap_addr, bitmap_beats, 1)):
+                        m.d.comb += [reader.start.eq(1), reader.base.eq(base),
+                                     reader.pass_items.eq(count), reader.passes.eq(passes)]
+                    for fmt, writer in writers.items():
+                        m.d.comb += [writer.start.eq(1), writer.base.eq(gm.out_addr),
+                                     writer.count.eq(Mux(gm.out_format == fmt, gm.m, 0))]
+                    m.d.sync += [
+                        out_format.eq(gm.out_format), shift.eq(gm.shift),
+                        tokens_left.eq(gm.m),
+                        high_tokens.eq(Mux(gm.precision == Precision.ALL_HIGH, gm.m, 0)),
+                    ]
+                    m.next = "ARRAY"
+                with m.Else():  # FENCE
+                    m.d.comb += [irq_fence.eq(1), complete.eq(1)]
+                    m.next = "IDLE"
+
+            with m.State("DESCRIPTOR"):
+                m.d.comb += [busy.eq(1), dma.desc.valid.eq(1),
+                             storing.eq(opcode == Opcode.STORE)]
+                with m.If(dma.desc.ready):
+                    m.next = "TRANSFER"
+            with m.State("TRANSFER"):
+                m.d.comb += [busy.eq(1), loading.eq(opcode == Opcode.LOAD),
+                             storing.eq(opcode == Opcode.STORE)]
+                with m.If(dma.status.valid):
+                    m.d.comb += store_reader.stop.eq(1)
+                    with m.If(dma.status.payload.code == Status.OK):
+                        m.d.comb += complete.eq(1)
+                    with m.Else():
+                        m.d.comb += [fail.eq(1), fail_cause.eq(ErrorCause.EMA),
+                                     fail_detail.eq(dma.status.payload.code)]
+                    m.next = "IDLE"
+
+            with m.State("ARRAY"):
+                m.d.comb += [busy.eq(1), gemm_running.eq(1), array.cmd.valid.eq(1)]
+                with m.If(array.cmd.ready):
+                    m.next = "GEMM"
+            with m.State("GEMM"):
+                m.d.comb += [busy.eq(1), gemm_running.eq(1)]
+                with m.If(array.done & array.error):
+                    m.d.comb += [fail.eq(1), fail_cause.eq(ErrorCause.DBSC),
+                                 act_reader.stop.eq(1), weight_reader.stop.eq(1),
+                                 bitmap_reader.stop.eq(1)]
+                    m.next = "IDLE"
+                with m.Elif(~gemm_writer_busy & ~array.busy & ~requant_int.o.valid
+                            & ~requant_uint.o.valid):
+                    m.next = "ACCOUNT"
+            with m.State("ACCOUNT"):
+                m.d.comb += [busy.eq(1), complete.eq(1)]
+                per_token = gm.k * d.cols
+                m.d.sync += [macs_high.eq(macs_high + high_tokens * per_token),
+                             macs_low.eq(macs_low + (gm.m - high_tokens) * per_token)]
+                m.next = "IDLE"
+
+        # Completion, errors, counters ------------------------------------------------------
+        with m.If(complete):
+            m.d.sync += commands_done.eq(commands_done + 1)
+            with m.If(~queue.o.valid):
+                m.d.comb += irq_done.eq(1)
+        with m.If(busy):
+            m.d.sync += busy_cycles.eq(busy_cycles + 1)
+        with m.If(clear_counters):
+            m.d.sync += [busy_cycles.eq(0), macs_high.eq(0), macs_low.eq(0)]
+
+        with m.If((fail | overflow) & ~halted):
+            m.d.comb += irq_error.eq(1)
+            m.d.sync += [
+                halted.eq(1),
+                error_cause.eq(Mux(fail, fail_cause, ErrorCause.OVERFLOW)),
+                error_detail.eq(Mux(fail, fail_detail, 0)),
+                error_index.eq(Mux(fail, sequence - 1, sequence + queue.level)),
+            ]
+        with m.If(clear_error):
+            m.d.sync += [halted.eq(0), error_cause.eq(ErrorCause.NONE), error_detail.eq(0),
+                         error_index.eq(0), sequence.eq(0), commands_done.eq(0)]
+        return m

@@ -1,0 +1,171 @@
+"""Amaranth-simulator tests of the buffer width converters against the packed item layout of
+the golden model (``sw.golden.top.pack_items`` / ``unpack_items``)."""
+
+import random
+
+import pytest
+from amaranth import Module
+from amaranth.lib import wiring
+from amaranth.lib.memory import Memory
+
+from hw.top.gearbox import BufferReader, BufferWriter, item_packing
+from sw.flows.amsim import run_simulation, stream_recv, stream_send
+from sw.golden.top import pack_items, unpack_items
+
+WORD = 64
+DEPTH = 64
+ADDR = 8
+
+# Items narrower than a word (several per word, with and without unused bits), exactly a
+# word, and wider (two and four words, with padding).
+ITEM_BITS = [4, 24, 32, 64, 96, 200]
+
+
+class _ReaderBench(wiring.Component):
+    def __init__(self, item_bits, init):
+        self.reader = BufferReader(item_bits, WORD, ADDR, 16)
+        self.mem = Memory(shape=WORD, depth=DEPTH, init=init)
+        super().__init__({})
+
+    def elaborate(self, platform):
+        m = Module()
+        m.submodules.reader = self.reader
+        m.submodules.mem = self.mem
+        port = self.mem.read_port()
+        m.d.comb += [port.addr.eq(self.reader.rd_addr), port.en.eq(self.reader.rd_en),
+                     self.reader.rd_data.eq(port.data)]
+        return m
+
+
+class _WriterBench(wiring.Component):
+    def __init__(self, item_bits, init):
+        self.writer = BufferWriter(item_bits, WORD, ADDR, 16)
+        self.mem = Memory(shape=WORD, depth=DEPTH, init=init)
+        super().__init__({})
+
+    def elaborate(self, platform):
+        m = Module()
+        m.submodules.writer = self.writer
+        m.submodules.mem = self.mem
+        port = self.mem.write_port()
+        m.d.comb += [port.addr.eq(self.writer.wr_addr), port.en.eq(self.writer.wr_en),
+                     port.data.eq(self.writer.wr_data)]
+        return m
+
+
+def _runs(item_bits, seed):
+    """(base, items per pass, passes) triples that fit the memory."""
+    r = random.Random(seed)
+    per_word, per_item = item_packing(item_bits, WORD)
+    out = []
+    for _ in range(4):
+        count = r.randint(1, 20)
+        words = count * per_item if per_item > 1 else -(-count // per_word)
+        out.append((r.randrange(0, DEPTH - words + 1), count, r.randint(1, 3)))
+    return out
+
+
+@pytest.mark.parametrize("gap", [0.0, 0.5])
+@pytest.mark.parametrize("item_bits", ITEM_BITS)
+def test_reader_streams_packed_items(item_bits, gap):
+    r = random.Random(item_bits * 7 + int(gap * 10))
+    init = [r.getrandbits(WORD) for _ in range(DEPTH)]
+    init[0] = (1 << WORD) - 1
+    bench = _ReaderBench(item_bits, init)
+    reader = bench.reader
+    runs = _runs(item_bits, item_bits)
+
+    async def tb(ctx):
+        for base, count, passes in runs:
+            ctx.set(reader.base, base)
+            ctx.set(reader.pass_items, count)
+            ctx.set(reader.passes, passes)
+            ctx.set(reader.start, 1)
+            await ctx.tick()
+            ctx.set(reader.start, 0)
+            got = await stream_recv(ctx, reader.items, count * passes, r, gap)
+            words = init[base:]
+            expected = unpack_items(words, count, item_bits, WORD) * passes
+            assert [int(x) for x in got] == expected
+            for _ in range(3):
+                assert not ctx.get(reader.items.valid)
+                await ctx.tick()
+            assert not ctx.get(reader.busy)
+
+    run_simulation(bench, tb, deadline_cycles=20_000)
+
+
+def test_reader_stop_abandons_the_rest():
+    init = list(range(DEPTH))
+    bench = _ReaderBench(32, init)
+    reader = bench.reader
+
+    async def tb(ctx):
+        ctx.set(reader.base, 3)
+        ctx.set(reader.pass_items, 50)
+        ctx.set(reader.passes, 1)
+        ctx.set(reader.start, 1)
+        await ctx.tick()
+        ctx.set(reader.start, 0)
+        got = await stream_recv(ctx, reader.items, 5)
+        assert [int(x) for x in got] == unpack_items(init[3:], 5, 32, WORD)
+        ctx.set(reader.stop, 1)
+        await ctx.tick()
+        ctx.set(reader.stop, 0)
+        assert not ctx.get(reader.busy) and not ctx.get(reader.items.valid)
+
+    run_simulation(bench, tb, deadline_cycles=1000)
+
+
+@pytest.mark.parametrize("gap", [0.0, 0.5])
+@pytest.mark.parametrize("item_bits", ITEM_BITS)
+def test_writer_packs_items_and_touches_nothing_else(item_bits, gap):
+    r = random.Random(item_bits * 13 + int(gap * 10))
+    init = [r.getrandbits(WORD) for _ in range(DEPTH)]
+    bench = _WriterBench(item_bits, init)
+    writer = bench.writer
+    expected = list(init)
+    runs = []
+    for base, count, _ in _runs(item_bits, item_bits + 1):
+        items = [r.getrandbits(item_bits) for _ in range(count)]
+        if r.random() < 0.3:
+            items = [(1 << item_bits) - 1] * count
+        runs.append((base, items))
+        for i, word in enumerate(pack_items(items, item_bits, WORD)):
+            expected[base + i] = word
+
+    async def tb(ctx):
+        ctx.set(writer.limit, DEPTH)
+        for base, items in runs:
+            ctx.set(writer.base, base)
+            ctx.set(writer.count, len(items))
+            ctx.set(writer.start, 1)
+            await ctx.tick()
+            ctx.set(writer.start, 0)
+            await stream_send(ctx, writer.items, items, r, gap)
+            while ctx.get(writer.busy):
+                await ctx.tick()
+        assert [ctx.get(bench.mem.data[i]) for i in range(DEPTH)] == expected
+
+    run_simulation(bench, tb, deadline_cycles=20_000)
+
+
+def test_writer_suppresses_writes_at_or_past_the_limit():
+    init = [0x1111 * i for i in range(DEPTH)]
+    bench = _WriterBench(64, init)
+    writer = bench.writer
+
+    async def tb(ctx):
+        ctx.set(writer.limit, 10)
+        ctx.set(writer.base, 8)
+        ctx.set(writer.count, 4)
+        ctx.set(writer.start, 1)
+        await ctx.tick()
+        ctx.set(writer.start, 0)
+        await stream_send(ctx, writer.items, [0xA, 0xB, 0xC, 0xD])
+        while ctx.get(writer.busy):
+            await ctx.tick()
+        got = [ctx.get(bench.mem.data[i]) for i in range(DEPTH)]
+        assert got == init[:8] + [0xA, 0xB] + init[10:]
+
+    run_simulation(bench, tb, deadline_cycles=1000)
