@@ -12,7 +12,8 @@ from . import ema, energy, measure, perf
 from .sources import Figure, Sources
 from .unet import Layer, UNetSpec, totals, unet_layers
 
-__all__ = ["ASSUMPTIONS", "PAPER", "ModelInputs", "ModelResult", "model_inputs", "evaluate"]
+__all__ = ["ASSUMPTIONS", "PAPER", "FALLBACK_KEEP", "FALLBACK_XOR", "ModelInputs", "ModelResult",
+           "fallback_sas_bits", "model_inputs", "evaluate"]
 
 #: The paper's headline figures (paper.md, "What the paper states").
 PAPER = {
