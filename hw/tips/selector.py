@@ -53,7 +53,7 @@ def _or_all(values):
 def tile_cycles(tips_cfg, mode, pixels):
     """Cycles from the ``cmd`` handshake to ``status.valid`` of :class:`TIPS` for a valid
     command, with ``probs`` always valid and ``bitmap`` always ready."""
-    cycles = pixels * tips_cfg.beats_per_pixel + 1 + pixels + 3
+    cycles = pixels * tips_cfg.beats_per_pixel + 1 + pixels + 4
     if Mode(mode) == Mode.RATIO:
         cycles += tips_cfg.search_passes * (pixels + 3)
     return cycles
@@ -120,9 +120,9 @@ class TIPS(wiring.Component):
     sustained. :meth:`tile_cycles` gives the exact cycles from the ``cmd`` handshake to
     ``status.valid`` when ``probs`` never idles and ``bitmap`` never stalls:
     ``pixels * beats_per_pixel + 1`` (accumulation and its drain), plus
-    ``search_passes * (pixels + 3)`` in ratio mode (cut search), plus ``pixels + 3``
+    ``search_passes * (pixels + 3)`` in ratio mode (cut search), plus ``pixels + 4``
     (selection and bitmap flush). The search and selection passes read one importance per
-    cycle through a three-stage read pipeline.
+    cycle through a pipeline of three (search: four) stages.
     """
 
     def __init__(self, config):
@@ -182,10 +182,11 @@ class TIPS(wiring.Component):
         lane_masks = Cat(*([mask] * cfg.heads), Const(0, padding))
         first_lane_mask = Cat(*([self.token_mask] * cfg.heads), Const(0, padding))[:cfg.lanes]
         # The lane mask of the beat to come, registered so that the wide mux is off the path
-        # into the adder tree.
+        # into the adder tree; ``next_beat`` is a register too, so the mux is all that path has.
         lane_mask = Signal(cfg.lanes)
         last_beat = beat == cfg.beats_per_pixel - 1
-        next_beat = Mux(last_beat, 0, beat + 1)
+        next_beat = Signal.like(beat)
+        first_next_beat = 1 % cfg.beats_per_pixel
         accepted = Signal()
         m.d.comb += [
             accepted.eq(self.probs.valid & self.probs.ready),
@@ -194,7 +195,9 @@ class TIPS(wiring.Component):
             lane_sum.en.eq(accepted),
         ]
         with m.If(accepted):
-            m.d.sync += lane_mask.eq(lane_masks.word_select(next_beat, cfg.lanes))
+            m.d.sync += [lane_mask.eq(lane_masks.word_select(next_beat, cfg.lanes)),
+                         next_beat.eq(Mux(next_beat == cfg.beats_per_pixel - 1, 0,
+                                          next_beat + 1))]
         sum_valid = Signal()
         sum_first = Signal()
         sum_last = Signal()
@@ -284,8 +287,12 @@ class TIPS(wiring.Component):
             m.d.comb += high_bit.eq(value >= tau)
         with m.Else():
             m.d.comb += high_bit.eq((value > prefix) | at_cut)
+        # The decision is registered (``decided``) before it is packed into the word.
+        decided = Signal()
+        decided_valid = Signal()
+        decided_last = Signal()
         completed_word = Signal(cfg.lanes)
-        m.d.comb += completed_word.eq(word | (high_bit << lane))
+        m.d.comb += completed_word.eq(word | (decided << lane))
         emit = Signal()
         m.d.comb += [bm_write.addr.eq(word_addr), bm_write.data.eq(completed_word),
                      bm_write.en.eq(emit)]
@@ -308,9 +315,10 @@ class TIPS(wiring.Component):
                 with m.If(self.cmd.valid):
                     m.d.sync += [mode.eq(self.cmd.payload.mode), tau.eq(self.cmd.payload.tau),
                                  ratio.eq(self.cmd.payload.ratio), mask.eq(self.token_mask),
-                                 lane_mask.eq(first_lane_mask), beat.eq(0), pixel.eq(0),
+                                 lane_mask.eq(first_lane_mask), beat.eq(0),
+                                 next_beat.eq(first_next_beat), pixel.eq(0),
                                  next_read.eq(0), read_valid.eq(0), read_last.eq(0),
-                                 value_valid.eq(0), value_last.eq(0),
+                                 value_valid.eq(0), value_last.eq(0), decided_valid.eq(0),
                                  prefix.eq(0), unit.eq(1 << (search_width - cfg.search_bits)),
                                  above.eq(0), taken.eq(0), high.eq(0),
                                  word.eq(0), lane.eq(0), word_addr.eq(0)]
@@ -355,16 +363,20 @@ class TIPS(wiring.Component):
             with m.State("SELECT"):
                 m.d.comb += [self.busy.eq(1),
                              read_advance.eq(~self.bitmap.valid | self.bitmap.ready)]
-                with m.If(read_advance & value_valid):
-                    m.d.sync += high.eq(high + high_bit)
-                    with m.If((mode == Mode.RATIO) & at_cut):
-                        m.d.sync += taken.eq(taken + 1)
-                    with m.If((lane == cfg.lanes - 1) | value_last):
+                with m.If(read_advance):
+                    m.d.sync += [decided.eq(high_bit), decided_valid.eq(value_valid),
+                                 decided_last.eq(value_valid & value_last)]
+                    with m.If(value_valid):
+                        m.d.sync += high.eq(high + high_bit)
+                        with m.If((mode == Mode.RATIO) & at_cut):
+                            m.d.sync += taken.eq(taken + 1)
+                with m.If(read_advance & decided_valid):
+                    with m.If((lane == cfg.lanes - 1) | decided_last):
                         m.d.comb += emit.eq(1)
                         m.d.sync += [word.eq(0), lane.eq(0), word_addr.eq(word_addr + 1)]
                     with m.Else():
                         m.d.sync += [word.eq(completed_word), lane.eq(lane + 1)]
-                    with m.If(value_last):
+                    with m.If(decided_last):
                         m.next = "FLUSH"
 
             with m.State("FLUSH"):
