@@ -578,6 +578,27 @@ async def sas_tiles_travel_compressed(dut):
     assert status.code.value == golden.SHAPE
     assert np.array_equal(bench.ram_view(), bench.memory)
 
+    # A bus error in the middle of a coded write: the encoder still takes every score, the
+    # words after the error are dropped, and nothing outside the coded run is written.
+    tile, threshold = _sas_tile("random", config, bench.r)
+    coded = pssa_golden.encode(tile, threshold, pssa_golden.ANCHOR, config)
+    image = np.frombuffer(coded.to_bytes(), dtype=np.uint8)
+    fault = addr + (len(coded.words) // 2) * lanes
+    bench.faults.ranges = [(fault, fault + lanes, golden.SLVERR)]
+    status, bursts = await write_tile(tile, threshold, pssa_golden.ANCHOR, addr)
+    assert status.code.value == golden.SLVERR and status.words == len(coded.words)
+    run = golden.Descriptor(golden.WRITE, sas, addr, 1, image.size, 0)
+    assert bursts == _plan(bench, run)[:len(bursts)]
+    ram = bench.ram_view()
+    outside = np.ones(MEMORY_BYTES, dtype=bool)
+    outside[addr:addr + image.size] = False
+    assert np.array_equal(ram[outside], bench.memory[outside])
+    inside = ram[addr:addr + image.size]
+    assert np.all((inside == bench.memory[addr:addr + image.size]) | (inside == image))
+    bench.account(run, len(bursts))
+    bench.memory = ram.copy()
+    bench.faults.ranges = []
+
     # A bus error in the middle of a coded read: the status names it, nothing hangs, and the
     # same tile reads back exactly once the fault is gone.
     tile, threshold = _sas_tile("structured", config, bench.r)
