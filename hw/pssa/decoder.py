@@ -38,7 +38,7 @@ class PSSADecoder(wiring.Component):
         Pruned scores, ``lanes`` per beat.
     busy : ``Out(1)``
     done : ``Out(1)``
-        One-cycle pulse when the tile ends (with or without error).
+        One-cycle pulse in the cycle after the tile ends (with or without error).
     error : ``Out(1)``
         The last tile was malformed. Holds until the next command.
     error_code : ``Out(ErrorCode)``

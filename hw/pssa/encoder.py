@@ -36,7 +36,7 @@ class PSSAEncoder(wiring.Component):
     busy : ``Out(1)``
         A tile is in progress (from command to metadata).
     done : ``Out(1)``
-        One-cycle pulse as the metadata is taken.
+        One-cycle pulse in the cycle after the metadata is taken.
     error : ``Out(1)``
         The last tile's command was rejected (it then produces no words, zero metadata and
         consumes no scores). Holds until the next command.
