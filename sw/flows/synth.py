@@ -27,6 +27,7 @@ RTLIL, the harness and this flow's own files. ``synthesize`` is the API that ben
 import fcntl
 import functools
 import hashlib
+import inspect
 import json
 import re
 import shutil
@@ -105,11 +106,16 @@ class Design:
 
 @functools.cache
 def _flow_fingerprint() -> str:
-    """Changes whenever the flow itself changes, so that cached results are not reused; taken
-    once per process, from the files this process runs."""
+    """Changes whenever what the flow computes changes (the code that runs the tools and reads
+    their reports, the harness, the constraints), so that cached rows are not reused then;
+    edits elsewhere (reports, command line) keep the cache."""
     digest = hashlib.sha256()
-    for path in sorted([Path(__file__), Path(__file__).with_name("harness.py"),
-                        *CONSTRAINTS.glob("*")]):
+    for function in (_run, _yosys, _stat_modules, _own_kinds, _sum_kinds, _is_flop, _group,
+                     _mem_bits, _generic, _fpga_counts, _critical_path, _fpga, _asic,
+                     _run_uncached):
+        digest.update(inspect.getsource(function).encode())
+    digest.update(repr((TARGETS, _ICE40_CAPACITY, _ASIC_DRIVER, _ASIC_LOAD_PF)).encode())
+    for path in sorted([Path(__file__).with_name("harness.py"), *CONSTRAINTS.glob("*")]):
         if path.is_file():
             digest.update(path.name.encode() + path.read_bytes())
     return digest.hexdigest()
@@ -394,7 +400,8 @@ def run_target(design: Design, target: str, *, use_cache: bool = True,
     with open(lock_path, "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         if use_cache and cache.exists():
-            return json.loads(cache.read_text())
+            stored = json.loads(cache.read_text())
+            return {key: stored.get(key) for key in ROW_KEYS}
         return _run_uncached(design, target, cache, fetch_tools)
 
 
@@ -425,7 +432,7 @@ def _run_uncached(design: Design, target: str, cache: Path, fetch_tools: bool) -
     row["seconds"] = round(time.monotonic() - start, 2)
     if cacheable and row["status"] != "failed":
         cache.parent.mkdir(parents=True, exist_ok=True)
-        cache.write_text(json.dumps(row, indent=1, sort_keys=True) + "\n")
+        cache.write_text(json.dumps(row, indent=1) + "\n")
     return row
 
 
@@ -498,7 +505,7 @@ def write_reports(rows: list[dict], config: ProcessorConfig, out_dir: Path = REP
     """``synth.json`` (the rows) and ``synth.md`` (tables) in ``out_dir``."""
     out_dir.mkdir(parents=True, exist_ok=True)
     json_path, md_path = out_dir / "synth.json", out_dir / "synth.md"
-    json_path.write_text(json.dumps(rows, indent=1, sort_keys=True) + "\n")
+    json_path.write_text(json.dumps(rows, indent=1) + "\n")
     targets = list(dict.fromkeys(row["target"] for row in rows))
     lines = [f"Config `{config.name}` (hash `{config.hash}`), clock target "
              f"{config.top.clock_mhz:g} MHz."]

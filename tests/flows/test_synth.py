@@ -110,8 +110,9 @@ def test_mac_figures(mac_rows):
 def test_cache_reuses_rows(synth_root):
     design = synth.prepare(Probe(), "probe_cached", CONFIG)
     first = synth.run_target(design, "generic")
+    assert synth.cache_path(design, "generic").exists()
     again = synth.run_target(design, "generic")
-    assert again == first
+    assert again == first and tuple(again) == synth.ROW_KEYS
     other = synth.prepare(Probe(), "probe_cached",
                           CONFIG.replace(**{"top.clock_mhz": 50.0}))
     assert other.source_hash == design.source_hash
