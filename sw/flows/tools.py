@@ -10,12 +10,12 @@ with ``dpkg-deb -x`` under ``build/tools/``; an installed copy (``/usr/bin/sta``
 :class:`MissingTool` says how to get them.
 """
 
+import fcntl
 import os
 import shutil
 import subprocess
 import sys
 import tempfile
-import threading
 from pathlib import Path
 
 from sw.flows.emit import BUILD_ROOT
@@ -36,10 +36,6 @@ DEBIAN_PACKAGES = {
     "opensta": Path("usr/bin/sta"),
     "qflow-tech-osu018": Path("usr/share/qflow/tech/osu018/osu018_stdcells.lib"),
 }
-
-
-# Synthesis jobs run on threads: only one of them downloads.
-_FETCH_LOCK = threading.Lock()
 
 
 class MissingTool(RuntimeError):
@@ -74,7 +70,10 @@ def _debian_file(package: str, tools_dir: Path | None, fetch: bool) -> Path:
         if (root / relative).exists():
             return root / relative
     if fetch:
-        with _FETCH_LOCK:
+        tools_dir.mkdir(parents=True, exist_ok=True)
+        # Several processes (test workers, benchmarks) may miss the tool at once: one fetches.
+        with open(tools_dir / ".fetch.lock", "w") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
             if not (tools_dir / relative).exists():
                 fetch_debian([package], tools_dir)
         if (tools_dir / relative).exists():
@@ -101,11 +100,19 @@ def fetch_debian(packages, tools_dir: Path | None = None) -> None:
         raise MissingTool(f"cannot fetch {' '.join(packages)}: apt-get/dpkg-deb not available "
                           f"(not a Debian system); " + how_to_get(packages[0], tools_dir))
     tools_dir.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory() as scratch:
+    with tempfile.TemporaryDirectory(dir=tools_dir, prefix=".fetch-") as scratch:
+        scratch = Path(scratch)
         done = subprocess.run(["apt-get", "download", *packages], cwd=scratch,
                               capture_output=True, text=True)
         if done.returncode != 0:
             raise MissingTool(f"`apt-get download {' '.join(packages)}` failed (run "
                               f"`apt-get update` first?): {done.stderr.strip()[-500:]}")
-        for deb in sorted(Path(scratch).glob("*.deb")):
-            subprocess.run(["dpkg-deb", "-x", str(deb), str(tools_dir)], check=True)
+        staging = scratch / "root"
+        for deb in sorted(scratch.glob("*.deb")):
+            subprocess.run(["dpkg-deb", "-x", str(deb), str(staging)], check=True)
+        # Each file appears complete or not at all: a reader never runs a half-written binary.
+        for path in sorted(staging.rglob("*")):
+            if path.is_file() or path.is_symlink():
+                target = tools_dir / path.relative_to(staging)
+                target.parent.mkdir(parents=True, exist_ok=True)
+                os.replace(path, target)
