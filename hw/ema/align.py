@@ -264,7 +264,9 @@ class WriteAligner(wiring.Component):
 
         first_lane = Mux(row.start, row.offset_now, 0)
         end_lane = Mux(row.span_now < lanes, row.span_now, lanes)
-        strobes = Cat((k >= first_lane) & (k < end_lane) for k in range(lanes))
+        # The top lane is never below the first lane; comparing it would be a constant.
+        strobes = Cat((1 if k == lanes - 1 else k >= first_lane) & (k < end_lane)
+                      for k in range(lanes))
 
         go = Signal()
         fire = Signal()
