@@ -310,8 +310,8 @@ class DBSCArray(wiring.Component):
 
         # Output-stationary ---------------------------------------------------------------
         if has_os:
-            m.d.comb += self.wgt.ready.eq(Mux(os_mode, take, 0)) if has_ws else \
-                self.wgt.ready.eq(take)
+            # In WS the loader drives ``wgt.ready`` instead (below).
+            m.d.comb += self.wgt.ready.eq(Mux(os_mode, take, 0) if has_ws else take)
             hold_w = Signal(unsigned(cfg.weight_bits * cols))
             with m.If(take):
                 m.d.sync += hold_w.eq(self.wgt.payload.as_value())

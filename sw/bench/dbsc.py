@@ -9,10 +9,14 @@ Figures (``.venv/bin/sdproc bench --only dbsc``):
 - ``low_to_high_cycle_ratio``: cycles of the same tile all low / all high (WS and OS).
 - ``mixed_cycle_ratio_44_8``: the same with 44.8 % of the tokens low (OS with the tokens
   ordered by precision, see docs/dbsc.md; WS in any order).
-- ``baseline_cycles_*``: the bit-parallel baseline of the same size on the same tiles.
+- ``baseline_same_size_cycles_*``: the bit-parallel baseline with the same ``rows x cols`` on
+  the same tiles (twice the peak 8-bit throughput of DBSC with two slices).
+- ``dbsc_*`` / ``dbsc_baseline_*``: synthesis of the two registered blocks, the baseline at
+  equal peak 8-bit throughput (``cols / slices_high`` columns), via ``sw.flows.synth``.
 - ``generate_seconds_paper``: measured separately (CPU-heavy); see docs/dbsc.md.
 """
 
+import importlib.util
 import random
 
 import numpy as np
@@ -22,7 +26,7 @@ from hw.dbsc import BitParallelArray, Command, DBSCArray, Mode, Precision
 from hw.dbsc.command import act_layout, result_layout, weight_layout
 from sw.golden import dbsc as golden
 
-__all__ = ["TIPS_LOW_SHARE", "simulate_tiles", "random_tile", "run"]
+__all__ = ["SYNTH_TARGETS", "TIPS_LOW_SHARE", "simulate_tiles", "random_tile", "run"]
 
 
 def random_tile(cfg, m, k, low_share, r: np.random.Generator, order_by_precision=False):
@@ -126,6 +130,9 @@ def simulate_tiles(dut, tiles, gap=0.0, seed=0, deadline_cycles=2_000_000):
     return out
 
 
+#: Synthesis targets of the side-by-side comparison (generic gates, ECP5 LUTs without DSPs).
+SYNTH_TARGETS = ("generic", "ecp5-nodsp")
+
 #: The paper's share of FFN tokens TIPS runs at low precision.
 TIPS_LOW_SHARE = 0.448
 
@@ -184,5 +191,30 @@ def run(config):
         if not np.array_equal(got, golden.matmul(a, w, high, cfg)):
             raise AssertionError("baseline results differ from the golden model")
         label = "high" if high.all() else "low"
-        figures[f"baseline_cycles_{mode.name.lower()}_{label}"] = count
+        figures[f"baseline_same_size_cycles_{mode.name.lower()}_{label}"] = count
+    figures.update(_synthesis(config))
     return figures
+
+
+def _synthesis(config):
+    """DBSC next to the registered baseline (equal peak 8-bit throughput) through
+    ``sw.flows.synth``, when that flow is part of the checkout."""
+    if importlib.util.find_spec("sw.flows.synth") is None:
+        return {"synthesis": "sw.flows.synth not available"}
+    from hw import registry
+    from sw.flows.synth import synthesize
+
+    out = {}
+    for block in ("dbsc", "dbsc_baseline"):
+        component = registry.build(block, config)
+        cfg = component.config
+        out[f"{block}_peak_8bit_macs_per_cycle"] = cfg.pes / component.slices_high
+        for row in synthesize(component, block, config, SYNTH_TARGETS):
+            target = row["target"]
+            if row["status"] != "ok":
+                out[f"{block}_{target}_status"] = row["status"]
+                continue
+            for key in ("cells", "transistors", "depth", "ff", "lut", "fmax_mhz"):
+                if row.get(key) is not None:
+                    out[f"{block}_{target}_{key}"] = row[key]
+    return out

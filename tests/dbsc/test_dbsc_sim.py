@@ -5,6 +5,7 @@ import itertools
 
 import numpy as np
 import pytest
+from amaranth.hdl import Fragment
 
 from hw.dbsc import BitParallelArray, Command, DBSCArray, Mode, Precision, SlicePE
 from hw.dbsc.pe import slice_layout
@@ -287,3 +288,19 @@ def test_config_rejects_bad_fields_naming_each():
         dbsc_config(act_bits_low=6)
     with pytest.raises(TypeError, match="DBSCConfig"):
         DBSCArray(ProcessorConfig())
+
+
+def test_registered_blocks():
+    """``dbsc`` is the configured array; ``dbsc_baseline`` has the same peak 8-bit
+    throughput (a bit-parallel PE does ``slices_high`` slice-MACs per cycle)."""
+    from hw import registry
+
+    config = ProcessorConfig()
+    dbsc = registry.build("dbsc", config)
+    baseline = registry.build("dbsc_baseline", config)
+    assert isinstance(dbsc, DBSCArray) and type(baseline) is BitParallelArray
+    assert dbsc.config == config.dbsc
+    assert baseline.config.cols * baseline.config.rows == config.dbsc.pes // dbsc.slices_high
+    assert (baseline.slices_high, baseline.slices_low, baseline.max_shift) == (1, 1, 0)
+    for component in (dbsc, baseline):
+        Fragment.get(component, None)
