@@ -11,7 +11,8 @@ from amaranth import unsigned
 from amaranth.lib import data, enum
 
 __all__ = ["COMMAND_BITS", "ADDR_BITS", "Opcode", "Buffer", "OutFormat", "ErrorCause",
-           "MalformedDetail", "IRQ", "LoadStore", "Gemm", "Fence", "Header"]
+           "MalformedDetail", "IRQ", "LoadStore", "Gemm", "Fence", "Tips", "SasTransfer",
+           "Header"]
 
 #: Width of one command word (four 32-bit CSR words, ``CMD0`` holding bits 31:0).
 COMMAND_BITS = 128
@@ -25,6 +26,9 @@ class Opcode(enum.Enum, shape=4):
     STORE = 2       #: buffer -> DRAM through one EMA descriptor
     GEMM = 3        #: one DBSC tile from the weight/act/bitmap buffers into the out buffer
     FENCE = 4       #: completes once every earlier command has; raises the FENCE interrupt
+    TIPS = 5        #: cross-attention probabilities (ACT buffer) -> precision bitmap (BITMAP)
+    SAS_STORE = 6   #: score tile (SAS buffer) -> PSSA encoder -> DRAM
+    SAS_LOAD = 7    #: DRAM -> PSSA decoder -> pruned score tile (SAS buffer)
 
 
 class Buffer(enum.Enum, shape=3):
@@ -51,6 +55,7 @@ class ErrorCause(enum.Enum, shape=4):
     EMA = 3         #: the EMA descriptor failed; ``detail`` is its ``hw.ema.Status`` code
     DBSC = 4        #: the array rejected the tile
     OVERFLOW = 5    #: ``CMD_PUSH`` while the queue was full; the command was dropped
+    TIPS = 6        #: the TIPS selector refused the tile
 
 
 class MalformedDetail(enum.Enum, shape=4):
@@ -62,7 +67,8 @@ class MalformedDetail(enum.Enum, shape=4):
     FORMAT = 5
     SHIFT = 6       #: shift not below ``dbsc.acc_bits``
     SHAPE = 7       #: m or k outside 1 .. max_m / max_k, rows or row_bytes beyond the EMA's
-    MODE = 8        #: a dataflow the build lacks, or precision code 3
+    MODE = 8        #: a dataflow the build lacks, precision code 3, or a SAS command in a
+                    #: build without the PSSA codec
 
 
 class IRQ(enum.Flag, shape=3):
@@ -126,5 +132,41 @@ class Fence(data.Struct):
     reserved: unsigned(COMMAND_BITS - 4)
 
 
-for _layout in (Header, LoadStore, Gemm, Fence):
+class Tips(data.Struct):
+    """``TIPS``: one TIPS tile (docs/tips.md). The ``pixels * tips.beats_per_pixel``
+    probability beats (``tips.lanes`` values of ``tips.prob_bits``) are read from ``probs_addr``
+    of the ACT buffer; the ``ceil(pixels / tips.lanes)`` bitmap words (``tips.lanes`` bits,
+    bit ``j`` of word ``w`` = pixel ``w * lanes + j``) are written from ``bitmap_addr`` of the
+    BITMAP buffer, which is the layout a GEMM's ``BITMAP`` precision reads when ``dbsc.rows``
+    and ``tips.lanes`` divide ``ema.data_width``. The token mask comes from the
+    ``TOKEN_MASK_<i>`` registers."""
+    opcode: unsigned(4)
+    mode: unsigned(1)           #: hw.tips.Mode: 0 threshold, 1 ratio
+    probs_addr: unsigned(ADDR_BITS)
+    bitmap_addr: unsigned(ADDR_BITS)
+    pixels: unsigned(16)
+    tau: unsigned(32)           #: threshold (below ``2^tips.importance_bits``)
+    ratio: unsigned(25)         #: ratio code, at most ``2^tips.ratio_bits``
+    reserved: unsigned(14)
+
+
+class SasTransfer(data.Struct):
+    """``SAS_STORE`` / ``SAS_LOAD``: one score tile of ``rows`` query rows (patch visit order)
+    and ``keys`` keys through the EMA's SAS path (docs/ema.md, docs/formats/pssa.md).
+
+    The SAS buffer holds the tile from word ``addr`` as ``rows * ceil(keys / pssa.lanes)``
+    PSSA beats (``pssa.lanes`` scores of ``pssa.score_bits``) in the packed item layout.
+    ``dram_addr`` must be beat aligned. SAS_STORE prunes with ``SAS_THRESHOLD`` and
+    ``SAS_POLICY`` and leaves the coded length in ``SAS_WORDS``; SAS_LOAD reads ``words``
+    coded words (0: the length in ``SAS_WORDS``) and writes the decoded, pruned tile."""
+    opcode: unsigned(4)
+    addr: unsigned(ADDR_BITS)
+    rows: unsigned(16)
+    keys: unsigned(16)
+    dram_addr: unsigned(32)
+    words: unsigned(24)
+    reserved: unsigned(18)
+
+
+for _layout in (Header, LoadStore, Gemm, Fence, Tips, SasTransfer):
     assert data.Layout.cast(_layout).size == COMMAND_BITS, _layout

@@ -12,11 +12,12 @@ from hw.dbsc.command import act_layout, result_layout, weight_layout
 from hw.ema import EMAController, Status, TrafficClass
 from hw.ema.axi import AXI4LiteSignature, AXI4Signature
 from hw.ema.layouts import COUNTER_KINDS, Direction
+from hw.tips import TIPS
 
 from .csr import CSR, CSRBank
 from .gearbox import BufferReader, BufferWriter, item_packing
 from .isa import (ADDR_BITS, COMMAND_BITS, Buffer, ErrorCause, Gemm, LoadStore,
-                  MalformedDetail, Opcode, OutFormat)
+                  MalformedDetail, Opcode, OutFormat, SasTransfer, Tips)
 
 __all__ = ["SDProcessor", "csr_registers", "register_map", "buffer_words", "item_bits",
            "CSR_ADDR_WIDTH", "ID_VALUE"]
@@ -42,7 +43,10 @@ def item_bits(config):
     return {"act": d.rows * d.act_bits_high, "weight": d.cols * d.weight_bits,
             "bitmap": d.rows, OutFormat.INT: d.cols * d.act_bits_high,
             OutFormat.UINT: d.cols * config.pssa.score_bits,
-            OutFormat.RAW: d.cols * d.acc_bits}
+            OutFormat.RAW: d.cols * d.acc_bits,
+            "probs": config.tips.lanes * config.tips.prob_bits,
+            "tips_bitmap": config.tips.lanes,
+            "sas": config.pssa.lanes * config.pssa.score_bits}
 
 
 def csr_registers(config):
@@ -80,6 +84,12 @@ def csr_registers(config):
             for kind in COUNTER_KINDS:
                 name = f"EMA_{cls.upper()}_{d.name}_{kind.upper()}"
                 regs += [CSR(f"{name}_LO", "ro"), CSR(f"{name}_HI", "ro")]
+    regs += [CSR(f"TOKEN_MASK_{i}", "rw", doc=f"TIPS token mask bits {32 * i + 31}:{32 * i}")
+             for i in range(-(-config.tips.tokens // 32))]
+    regs += [
+        CSR("TIPS_HIGH", "ro", doc="high-precision pixels of the last TIPS tile"),
+        CSR("SAS_WORDS", "ro", doc="coded words of the last SAS_STORE"),
+    ]
     return regs
 
 
@@ -200,6 +210,30 @@ class SDProcessor(wiring.Component):
         m.submodules.bitmap_reader = bitmap_reader = BufferReader(bits["bitmap"], W, ADDR_BITS,
                                                                   count_bits)
         m.submodules.store_reader = store_reader = BufferReader(W, W, ADDR_BITS, count_bits)
+        m.submodules.probs_reader = probs_reader = BufferReader(bits["probs"], W, ADDR_BITS,
+                                                                count_bits)
+        m.submodules.tips_writer = tips_writer = BufferWriter(bits["tips_bitmap"], W, ADDR_BITS,
+                                                              count_bits)
+        m.d.comb += tips_writer.limit.eq(depths[Buffer.BITMAP.value])
+        m.submodules.tips = tips = TIPS(cfg)
+        m.d.comb += [
+            tips.probs.valid.eq(probs_reader.items.valid),
+            tips.probs.payload.eq(probs_reader.items.payload),
+            probs_reader.items.ready.eq(tips.probs.ready),
+            tips_writer.items.valid.eq(tips.bitmap.valid),
+            tips_writer.items.payload.eq(tips.bitmap.payload),
+            tips.bitmap.ready.eq(tips_writer.items.ready),
+            tips.status.ready.eq(1),
+            tips.token_mask.eq(Cat(getattr(csr, f"TOKEN_MASK_{i}")
+                                   for i in range(-(-cfg.tips.tokens // 32)))),
+            csr.TIPS_HIGH.eq(tips.high_count),
+        ]
+        if ema.sas_codec:
+            m.submodules.sas_reader = sas_reader = BufferReader(bits["sas"], W, ADDR_BITS,
+                                                                count_bits)
+            m.submodules.sas_writer = sas_writer = BufferWriter(bits["sas"], W, ADDR_BITS,
+                                                                count_bits)
+            m.d.comb += sas_writer.limit.eq(depths[Buffer.SAS.value])
         writers = {}
         for fmt in OutFormat:
             writers[fmt] = BufferWriter(bits[fmt], W, ADDR_BITS, count_bits)
@@ -225,9 +259,16 @@ class SDProcessor(wiring.Component):
             store_reader.items.ready.eq(dma.wr_data.ready),
         ]
         if ema.sas_codec:
-            m.d.comb += [dma.sas_scores_in.valid.eq(0), dma.sas_scores_out.ready.eq(1),
-                         dma.sas_threshold.eq(csr.SAS_THRESHOLD),
-                         dma.sas_policy.eq(csr.SAS_POLICY)]
+            m.d.comb += [
+                dma.sas_scores_in.valid.eq(sas_reader.items.valid),
+                dma.sas_scores_in.payload.eq(sas_reader.items.payload),
+                sas_reader.items.ready.eq(dma.sas_scores_in.ready),
+                sas_writer.items.valid.eq(dma.sas_scores_out.valid),
+                sas_writer.items.payload.eq(dma.sas_scores_out.payload),
+                dma.sas_scores_out.ready.eq(sas_writer.items.ready),
+                dma.sas_threshold.eq(csr.SAS_THRESHOLD),
+                dma.sas_policy.eq(csr.SAS_POLICY),
+            ]
 
         # Result rows: to the writer of the command's format, through its requantizer.
         out_format = Signal(OutFormat)
@@ -319,6 +360,11 @@ class SDProcessor(wiring.Component):
         cmd = Signal(COMMAND_BITS)
         ls = LoadStore(cmd)
         gm = Gemm(cmd)
+        tp = Tips(cmd)
+        st = SasTransfer(cmd)
+        sas_op = Signal()
+        sas_words = Signal(24)
+        m.d.comb += csr.SAS_WORDS.eq(sas_words)
         opcode = Signal(4)
         m.d.comb += opcode.eq(cmd[:4])
 
@@ -329,6 +375,10 @@ class SDProcessor(wiring.Component):
         act_beats = Signal(34)
         weight_passes = Signal(17)
         bitmap_beats = Signal(17)
+        tips_beats = Signal(32)
+        tips_words = Signal(17)
+        sas_row_beats = Signal(17)
+        sas_beats = Signal(33)
         malformed = Signal(4)
         range_bad = Signal()
         range_buffer = Signal(3)
@@ -350,14 +400,33 @@ class SDProcessor(wiring.Component):
 
         # EMA descriptor of a LOAD/STORE.
         desc = dma.desc.payload
-        dram_addr = Cat(ls.dram_addr, csr.ADDR_HI)[:ema.addr_width]
+        m.d.comb += sas_op.eq((opcode == Opcode.SAS_STORE) | (opcode == Opcode.SAS_LOAD))
+        with m.If(sas_op):
+            m.d.comb += [
+                desc.direction.as_value().eq(opcode == Opcode.SAS_STORE),
+                desc.tclass.eq(TrafficClass.SAS),
+                desc.addr.eq(Cat(st.dram_addr, csr.ADDR_HI)[:ema.addr_width]),
+                desc.rows.eq(st.rows),
+                desc.row_bytes.eq(st.keys),
+                desc.stride.eq(Mux(st.words == 0, sas_words, st.words)),
+            ]
+        with m.Else():
+            m.d.comb += [
+                desc.direction.as_value().eq(opcode == Opcode.STORE),
+                desc.tclass.as_value().eq(ls.tclass),
+                desc.addr.eq(Cat(ls.dram_addr, csr.ADDR_HI)[:ema.addr_width]),
+                desc.rows.eq(ls.rows),
+                desc.row_bytes.eq(ls.row_bytes),
+                desc.stride.eq(ls.stride),
+            ]
+
+        # TIPS command.
         m.d.comb += [
-            desc.direction.as_value().eq(opcode == Opcode.STORE),
-            desc.tclass.as_value().eq(ls.tclass),
-            desc.addr.eq(dram_addr),
-            desc.rows.eq(ls.rows),
-            desc.row_bytes.eq(ls.row_bytes),
-            desc.stride.eq(ls.stride),
+            tips.cmd.payload.mode.as_value().eq(tp.mode),
+            tips.cmd.payload.pixels.eq(tp.pixels),
+            tips.cmd.payload.tau.eq(tp.tau),
+            tips.cmd.payload.ratio.eq(tp.ratio),
+            tips.bitmap_read.addr.eq(0),
         ]
 
         # DBSC command of a GEMM.
@@ -372,38 +441,47 @@ class SDProcessor(wiring.Component):
         storing = Signal()
         loading = Signal()
         gemm_running = Signal()
+        tips_running = Signal()
+        sas_storing = Signal()
+        sas_loading = Signal()
+        gemm_wen = Signal()
+        gemm_waddr = Signal(ADDR_BITS)
+        gemm_wdata = Signal(W)
+        for fmt, writer in writers.items():
+            with m.If(out_format == fmt):
+                m.d.comb += [gemm_wen.eq(writer.wr_en), gemm_waddr.eq(writer.wr_addr),
+                             gemm_wdata.eq(writer.wr_data)]
+        # Per buffer, the command-specific users besides LOAD and STORE: (owner, reader) and
+        # (owner, write enable, address, data).
+        readers = {Buffer.ACT: [(gemm_running, act_reader), (tips_running, probs_reader)],
+                   Buffer.WEIGHT: [(gemm_running, weight_reader)],
+                   Buffer.BITMAP: [(gemm_running, bitmap_reader)],
+                   Buffer.OUT: [], Buffer.SAS: []}
+        write_users = {Buffer.OUT: [(gemm_running, gemm_wen, gemm_waddr, gemm_wdata)],
+                       Buffer.BITMAP: [(tips_running, tips_writer.wr_en, tips_writer.wr_addr,
+                                        tips_writer.wr_data)]}
+        if ema.sas_codec:
+            readers[Buffer.SAS].append((sas_storing, sas_reader))
+            write_users[Buffer.SAS] = [(sas_loading, sas_writer.wr_en, sas_writer.wr_addr,
+                                        sas_writer.wr_data)]
         for buf in Buffer:
             rp, wp = rports[buf.value], wports[buf.value]
-            gemm_reader = {Buffer.ACT: act_reader, Buffer.WEIGHT: weight_reader,
-                           Buffer.BITMAP: bitmap_reader}.get(buf)
             store_sel = storing & (load_buffer == buf.value)
-            if gemm_reader is not None:
-                m.d.comb += [
-                    rp.addr.eq(Mux(store_sel, store_reader.rd_addr, gemm_reader.rd_addr)),
-                    rp.en.eq(Mux(store_sel, store_reader.rd_en, gemm_running & gemm_reader.rd_en)),
-                    gemm_reader.rd_data.eq(rp.data),
-                ]
-            else:
-                m.d.comb += [rp.addr.eq(store_reader.rd_addr),
-                             rp.en.eq(store_sel & store_reader.rd_en)]
+            addr, en = store_reader.rd_addr, store_sel & store_reader.rd_en
+            for owner, reader in readers[buf]:
+                m.d.comb += reader.rd_data.eq(rp.data)
+                addr = Mux(owner, reader.rd_addr, addr)
+                en = Mux(owner, reader.rd_en, en)
+            m.d.comb += [rp.addr.eq(addr), rp.en.eq(en)]
+
             load_sel = loading & (load_buffer == buf.value)
-            load_en = load_sel & dma.rd_data.valid & dma.rd_data.ready & (load_ptr < depths[buf.value])
-            if buf == Buffer.OUT:
-                gemm_wen = Signal()
-                gemm_waddr = Signal(ADDR_BITS)
-                gemm_wdata = Signal(W)
-                for fmt, writer in writers.items():
-                    with m.If(out_format == fmt):
-                        m.d.comb += [gemm_wen.eq(writer.wr_en), gemm_waddr.eq(writer.wr_addr),
-                                     gemm_wdata.eq(writer.wr_data)]
-                m.d.comb += [
-                    wp.en.eq(Mux(loading, load_en, gemm_running & gemm_wen)),
-                    wp.addr.eq(Mux(loading, load_ptr, gemm_waddr)),
-                    wp.data.eq(Mux(loading, dma.rd_data.payload, gemm_wdata)),
-                ]
-            else:
-                m.d.comb += [wp.en.eq(load_en), wp.addr.eq(load_ptr),
-                             wp.data.eq(dma.rd_data.payload)]
+            wen = load_sel & dma.rd_data.valid & (load_ptr < depths[buf.value])
+            waddr, wdata = load_ptr, dma.rd_data.payload
+            for owner, user_en, user_addr, user_data in write_users.get(buf, []):
+                wen = Mux(owner, user_en, wen)
+                waddr = Mux(owner, user_addr, waddr)
+                wdata = Mux(owner, user_data, wdata)
+            m.d.comb += [wp.en.eq(wen), wp.addr.eq(waddr), wp.data.eq(wdata)]
         read_data = Signal(W)
         with m.Switch(load_buffer):
             for buf in Buffer:
@@ -423,8 +501,21 @@ class SDProcessor(wiring.Component):
                          tokens_left.eq(tokens_left - d.rows)]
 
         # Per-item packings of the buffers the checks look at.
-        pack = {name: item_packing(bits[name], W) for name in ("act", "weight", "bitmap")}
+        pack = {name: item_packing(bits[name], W)
+                for name in ("act", "weight", "bitmap", "probs", "tips_bitmap", "sas")}
+        tc, pc = cfg.tips, cfg.pssa
+        tips_shape_bad = ((tp.pixels == 0) | (tp.ratio > tc.ratio_one) & (tp.mode == 1)
+                          | ((tp.pixels > tc.max_pixels) if tc.max_pixels < 0xFFFF else Const(0))
+                          | ((tp.tau >> tc.importance_bits) != 0 if tc.importance_bits < 32
+                             else Const(0)))
+        sas_shape_bad = ((st.rows == 0) | (st.keys == 0)
+                         | ((st.rows > pc.max_rows) if pc.max_rows < 0xFFFF else Const(0))
+                         | ((st.keys > pc.max_keys) if pc.max_keys < 0xFFFF else Const(0)))
         out_words = {fmt: _words_of(gm.m, *item_packing(bits[fmt], W)) for fmt in OutFormat}
+
+        # The command's 16-bit fields may exceed what the EMA's descriptor fields hold.
+        too_many_rows = (ls.rows > ema.max_rows) if ema.rows_bits < 16 else Const(0)
+        too_long_rows = (ls.row_bytes > ema.max_row_bytes) if ema.row_bytes_bits < 16 else Const(0)
 
         def beyond(base, words, buf):
             return (base + words) > depths[buf.value]
@@ -440,6 +531,8 @@ class SDProcessor(wiring.Component):
                 m.d.sync += [
                     row_beats.eq((ls.row_bytes + ema.data_bytes - 1) >> ema.beat_shift),
                     groups.eq(_ceil_div(gm.m, d.rows)),
+                    tips_words.eq(_ceil_div(tp.pixels, cfg.tips.lanes)),
+                    sas_row_beats.eq(_ceil_div(st.keys, cfg.pssa.lanes)),
                     load_buffer.eq(ls.buffer),
                     load_ptr.eq(ls.addr),
                 ]
@@ -452,6 +545,8 @@ class SDProcessor(wiring.Component):
                                      gm.m * _ceil_div(gm.k, d.rows))),
                     weight_passes.eq(Mux(gm.mode == Mode.OS, groups, 1)),
                     bitmap_beats.eq(Mux(gm.precision == Precision.BITMAP, groups, 0)),
+                    tips_beats.eq(tp.pixels * cfg.tips.beats_per_pixel),
+                    sas_beats.eq(st.rows * sas_row_beats),
                 ]
                 m.next = "CHECK"
             with m.State("CHECK"):
@@ -464,7 +559,7 @@ class SDProcessor(wiring.Component):
                         m.d.comb += malformed.eq(MalformedDetail.TCLASS)
                     with m.Elif(ls.buffer >= len(Buffer)):
                         m.d.comb += malformed.eq(MalformedDetail.BUFFER)
-                    with m.Elif((ls.rows > ema.max_rows) | (ls.row_bytes > ema.max_row_bytes)):
+                    with m.Elif(too_many_rows | too_long_rows):
                         m.d.comb += malformed.eq(MalformedDetail.SHAPE)
                     with m.Switch(ls.buffer):
                         for buf in Buffer:
@@ -498,6 +593,25 @@ class SDProcessor(wiring.Component):
                                     with m.If(beyond(gm.out_addr, out_words[fmt], Buffer.OUT)):
                                         m.d.comb += [range_bad.eq(1),
                                                      range_buffer.eq(Buffer.OUT)]
+                with m.Elif(opcode == Opcode.TIPS):
+                    with m.If(tp.reserved != 0):
+                        m.d.comb += malformed.eq(MalformedDetail.RESERVED)
+                    with m.Elif(tips_shape_bad):
+                        m.d.comb += malformed.eq(MalformedDetail.SHAPE)
+                    with m.If(beyond(tp.probs_addr, _words_of(tips_beats, *pack["probs"]),
+                                     Buffer.ACT)):
+                        m.d.comb += [range_bad.eq(1), range_buffer.eq(Buffer.ACT)]
+                    with m.Elif(beyond(tp.bitmap_addr, _words_of(tips_words, *pack["tips_bitmap"]),
+                                       Buffer.BITMAP)):
+                        m.d.comb += [range_bad.eq(1), range_buffer.eq(Buffer.BITMAP)]
+                with m.Elif(sas_op):
+                    with m.If(st.reserved != 0):
+                        m.d.comb += malformed.eq(MalformedDetail.RESERVED)
+                    with m.Elif(sas_shape_bad if ema.sas_codec else Const(1)):
+                        m.d.comb += malformed.eq(MalformedDetail.SHAPE if ema.sas_codec
+                                                 else MalformedDetail.MODE)
+                    with m.If(beyond(st.addr, _words_of(sas_beats, *pack["sas"]), Buffer.SAS)):
+                        m.d.comb += [range_bad.eq(1), range_buffer.eq(Buffer.SAS)]
                 with m.Elif(opcode == Opcode.FENCE):
                     with m.If(cmd[4:] != 0):
                         m.d.comb += malformed.eq(MalformedDetail.RESERVED)
@@ -534,25 +648,70 @@ class SDProcessor(wiring.Component):
                         high_tokens.eq(Mux(gm.precision == Precision.ALL_HIGH, gm.m, 0)),
                     ]
                     m.next = "ARRAY"
+                with m.Elif(opcode == Opcode.TIPS):
+                    m.d.comb += [probs_reader.start.eq(1), probs_reader.base.eq(tp.probs_addr),
+                                 probs_reader.pass_items.eq(tips_beats),
+                                 probs_reader.passes.eq(1),
+                                 tips_writer.start.eq(1), tips_writer.base.eq(tp.bitmap_addr),
+                                 tips_writer.count.eq(tips_words)]
+                    m.next = "TIPS"
+                with m.Elif(sas_op):
+                    if ema.sas_codec:
+                        m.d.comb += [sas_reader.start.eq(opcode == Opcode.SAS_STORE),
+                                     sas_reader.base.eq(st.addr),
+                                     sas_reader.pass_items.eq(sas_beats),
+                                     sas_reader.passes.eq(1),
+                                     sas_writer.start.eq(opcode == Opcode.SAS_LOAD),
+                                     sas_writer.base.eq(st.addr),
+                                     sas_writer.count.eq(sas_beats)]
+                    m.next = "DESCRIPTOR"
                 with m.Else():  # FENCE
                     m.d.comb += [irq_fence.eq(1), complete.eq(1)]
                     m.next = "IDLE"
 
             with m.State("DESCRIPTOR"):
                 m.d.comb += [busy.eq(1), dma.desc.valid.eq(1),
-                             storing.eq(opcode == Opcode.STORE)]
+                             storing.eq(opcode == Opcode.STORE),
+                             sas_storing.eq(opcode == Opcode.SAS_STORE),
+                             sas_loading.eq(opcode == Opcode.SAS_LOAD)]
                 with m.If(dma.desc.ready):
                     m.next = "TRANSFER"
             with m.State("TRANSFER"):
                 m.d.comb += [busy.eq(1), loading.eq(opcode == Opcode.LOAD),
-                             storing.eq(opcode == Opcode.STORE)]
+                             storing.eq(opcode == Opcode.STORE),
+                             sas_storing.eq(opcode == Opcode.SAS_STORE),
+                             sas_loading.eq(opcode == Opcode.SAS_LOAD)]
                 with m.If(dma.status.valid):
                     m.d.comb += store_reader.stop.eq(1)
+                    if ema.sas_codec:
+                        m.d.comb += sas_reader.stop.eq(1)
+                        with m.If((opcode == Opcode.SAS_STORE)
+                                  & (dma.status.payload.code == Status.OK)):
+                            m.d.sync += sas_words.eq(dma.status.payload.words)
                     with m.If(dma.status.payload.code == Status.OK):
                         m.d.comb += complete.eq(1)
                     with m.Else():
                         m.d.comb += [fail.eq(1), fail_cause.eq(ErrorCause.EMA),
                                      fail_detail.eq(dma.status.payload.code)]
+                    m.next = "IDLE"
+
+            with m.State("TIPS"):
+                m.d.comb += [busy.eq(1), tips_running.eq(1), tips.cmd.valid.eq(1)]
+                with m.If(tips.cmd.ready):
+                    m.next = "TIPS_RUN"
+            with m.State("TIPS_RUN"):
+                m.d.comb += [busy.eq(1), tips_running.eq(1)]
+                with m.If(tips.status.valid):
+                    with m.If(tips.status.payload.error):
+                        m.d.comb += [fail.eq(1), fail_cause.eq(ErrorCause.TIPS),
+                                     probs_reader.stop.eq(1)]
+                        m.next = "IDLE"
+                    with m.Else():
+                        m.next = "TIPS_DRAIN"
+            with m.State("TIPS_DRAIN"):
+                m.d.comb += [busy.eq(1), tips_running.eq(1)]
+                with m.If(~tips_writer.busy):
+                    m.d.comb += complete.eq(1)
                     m.next = "IDLE"
 
             with m.State("ARRAY"):

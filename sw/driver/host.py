@@ -75,6 +75,15 @@ class Host:
         out["ema"] = ema
         return out
 
+    async def set_token_mask(self, mask_bits):
+        """TIPS token mask: bit ``t`` set when token ``t`` counts."""
+        for i in range(-(-self.config.tips.tokens // 32)):
+            await self.write32(self.regs[f"TOKEN_MASK_{i}"], mask_bits >> (32 * i) & 0xFFFF_FFFF)
+
+    async def set_sas(self, threshold, policy):
+        await self.write32(self.regs["SAS_THRESHOLD"], threshold)
+        await self.write32(self.regs["SAS_POLICY"], policy)
+
     async def set_window(self, tclass, base, limit):
         for kind, value in (("BASE", base), ("LIMIT", limit)):
             await self.write32(self.regs[f"WINDOW_{kind}_LO_{tclass}"], value & 0xFFFF_FFFF)

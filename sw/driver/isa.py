@@ -2,9 +2,10 @@
 
 from amaranth.lib import data
 
-from hw.top.isa import Fence, Gemm, LoadStore, Opcode
+from hw.top.isa import Fence, Gemm, LoadStore, Opcode, SasTransfer, Tips
 
-__all__ = ["encode_load", "encode_store", "encode_gemm", "encode_fence"]
+__all__ = ["encode_load", "encode_store", "encode_gemm", "encode_fence", "encode_tips",
+           "encode_sas_store", "encode_sas_load"]
 
 
 def _v(value):
@@ -45,3 +46,27 @@ def encode_gemm(mode, precision, out_format, shift, m, k, act_addr, weight_addr,
 
 def encode_fence():
     return _encode(Fence, {"opcode": Opcode.FENCE.value})
+
+
+def encode_tips(mode, pixels, probs_addr, bitmap_addr, tau=0, ratio=0):
+    """One TIPS tile (``mode`` as ``hw.tips.Mode``: threshold ``tau`` or ratio code
+    ``ratio``)."""
+    return _encode(Tips, {"opcode": Opcode.TIPS.value, "mode": _v(mode), "pixels": pixels,
+                          "probs_addr": probs_addr, "bitmap_addr": bitmap_addr, "tau": tau,
+                          "ratio": ratio})
+
+
+def _sas(opcode, addr, rows, keys, dram_addr, words):
+    return _encode(SasTransfer, {"opcode": opcode.value, "addr": addr, "rows": rows,
+                                 "keys": keys, "dram_addr": dram_addr & 0xFFFF_FFFF,
+                                 "words": words})
+
+
+def encode_sas_store(addr, rows, keys, dram_addr):
+    """SAS buffer tile from word ``addr`` -> PSSA encoder -> DRAM at ``dram_addr``."""
+    return _sas(Opcode.SAS_STORE, addr, rows, keys, dram_addr, 0)
+
+
+def encode_sas_load(addr, rows, keys, dram_addr, words=0):
+    """``words`` coded words (0: the last SAS_STORE's) -> decoder -> SAS buffer at ``addr``."""
+    return _sas(Opcode.SAS_LOAD, addr, rows, keys, dram_addr, words)

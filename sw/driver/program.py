@@ -16,10 +16,12 @@ from hw.top.gearbox import item_packing
 from hw.top.isa import Buffer, OutFormat
 from hw.top.processor import item_bits
 from sw.golden import dbsc as golden_dbsc
+from sw.golden import tips as golden_tips
 from sw.golden.top import (item_to_lanes, lanes_to_item, pack_items, unpack_items,
                            words_to_bytes, bytes_to_words)
 
-from .isa import encode_fence, encode_gemm, encode_load, encode_store
+from .isa import (encode_fence, encode_gemm, encode_load, encode_sas_load, encode_sas_store,
+                  encode_store, encode_tips)
 
 __all__ = ["ProgramBuilder", "GemmTile"]
 
@@ -117,13 +119,66 @@ class ProgramBuilder:
     def fence(self):
         self.commands.append(encode_fence())
 
+    def tips(self, **fields):
+        self.commands.append(encode_tips(**fields))
+
+    def sas_store(self, **fields):
+        self.commands.append(encode_sas_store(**fields))
+
+    def sas_load(self, **fields):
+        self.commands.append(encode_sas_load(**fields))
+
+    def place_items(self, items, item_bits_):
+        """DRAM words holding ``items`` in the packed item layout; returns
+        ``(address, words)``."""
+        words = pack_items(items, item_bits_, self.config.ema.data_width)
+        return self.place_words(words), len(words)
+
+    def tips_tile(self, probs, mode, tau=0, ratio=0, probs_base=0, bitmap_base=0):
+        """LOAD cross-attention probabilities ``[heads, pixels, tokens]`` into the ACT buffer
+        (``sw.golden.tips.input_beats`` order) and select the pixels' precision into the
+        BITMAP buffer from word ``bitmap_base``, where a GEMM's BITMAP precision reads it."""
+        t = self.config.tips
+        beats = golden_tips.input_beats(probs, t.lanes)
+        addr, words = self.place_items([lanes_to_item(b, t.prob_bits) for b in beats.tolist()],
+                                       item_bits(self.config)["probs"])
+        self.load(Buffer.ACT, probs_base, addr, words, TrafficClass.ACTIVATION)
+        self.tips(mode=mode, pixels=probs.shape[1], probs_addr=probs_base,
+                  bitmap_addr=bitmap_base, tau=tau, ratio=ratio)
+
+    def sas_round_trip(self, scores, sas_base=0):
+        """LOAD a score tile ``(rows, keys)`` (rows in patch visit order) into the SAS buffer,
+        SAS_STORE it compressed to DRAM, SAS_LOAD it back decoded and STORE the pruned tile
+        to DRAM. Returns ``(coded_addr, pruned_addr, words)``: the DRAM addresses of the coded
+        run and of the pruned tile, and the tile's size in buffer words."""
+        p = self.config.pssa
+        rows, keys = scores.shape
+        row_beats = -(-keys // p.lanes)
+        padded = np.zeros((rows, row_beats * p.lanes), dtype=np.int64)
+        padded[:, :keys] = scores
+        bits = item_bits(self.config)["sas"]
+        addr, words = self.place_items(
+            [lanes_to_item(b, p.score_bits) for b in padded.reshape(-1, p.lanes).tolist()], bits)
+        self.load(Buffer.SAS, sas_base, addr, words, TrafficClass.OTHER)
+        from sw.golden.ema import sas_reserved_words
+        reserved = sas_reserved_words(rows, keys, self.config) * self.word_bytes
+        coded = -(-self.alloc(reserved + self.word_bytes) // self.word_bytes) * self.word_bytes
+        self.sas_store(addr=sas_base, rows=rows, keys=keys, dram_addr=coded)
+        # Overwrite the buffer copy first, so that the STORE below shows what SAS_LOAD wrote.
+        self.sas_load(addr=sas_base, rows=rows, keys=keys, dram_addr=coded)
+        pruned = self.alloc(words * self.word_bytes)
+        self.store(Buffer.SAS, sas_base, pruned, words, TrafficClass.OTHER)
+        return coded, pruned, words
+
     # Whole tiles -------------------------------------------------------------------------
 
     def gemm_tile(self, a, w, high=None, mode=Mode.WS, precision=Precision.BITMAP,
                   out_format=OutFormat.INT, shift=0, act_base=0, weight_base=0, bitmap_base=0,
-                  out_base=0):
+                  out_base=0, load_bitmap=True):
         """``a (m x k) @ w (k x n)``: LOAD the operands, one GEMM per ``cols`` output columns,
-        STORE the results. Returns the :class:`GemmTile` describing the DRAM result."""
+        STORE the results. Returns the :class:`GemmTile` describing the DRAM result.
+        With ``load_bitmap`` false, a BITMAP-precision tile uses the bitmap already in the
+        BITMAP buffer (e.g. from a TIPS command) instead of loading ``high``."""
         cfg = self.config
         d, W = cfg.dbsc, cfg.ema.data_width
         bits = item_bits(cfg)
@@ -142,7 +197,7 @@ class ProgramBuilder:
         act_words = pack_items([lanes_to_item(b, d.act_bits_high) for b in act], bits["act"], W)
         self.load(Buffer.ACT, act_base, self.place_words(act_words), len(act_words),
                   TrafficClass.ACTIVATION)
-        if precision == Precision.BITMAP:
+        if precision == Precision.BITMAP and load_bitmap:
             bitmap_words = pack_items(prec, bits["bitmap"], W)
             self.load(Buffer.BITMAP, bitmap_base, self.place_words(bitmap_words),
                       len(bitmap_words), TrafficClass.OTHER)

@@ -15,10 +15,12 @@ from amaranth.lib import data
 
 from hw.top.gearbox import item_packing
 from hw.top.isa import (Buffer, ErrorCause, Fence, Gemm, Header, LoadStore,
-                        MalformedDetail, Opcode, OutFormat)
+                        MalformedDetail, Opcode, OutFormat, SasTransfer, Tips)
 from hw.top.processor import buffer_words, item_bits
 from sw.golden import dbsc as golden_dbsc
 from sw.golden import ema as golden_ema
+from sw.golden import pssa as golden_pssa
+from sw.golden import tips as golden_tips
 from sw.golden.common import requantize
 
 __all__ = ["pack_items", "unpack_items", "lanes_to_item", "item_to_lanes", "decode_command",
@@ -80,7 +82,9 @@ def decode_command(raw):
     raw = int(raw)
     opcode = raw & 0xF
     layout = {Opcode.LOAD.value: LoadStore, Opcode.STORE.value: LoadStore,
-              Opcode.GEMM.value: Gemm, Opcode.FENCE.value: Fence}.get(opcode, Header)
+              Opcode.GEMM.value: Gemm, Opcode.FENCE.value: Fence, Opcode.TIPS.value: Tips,
+              Opcode.SAS_STORE.value: SasTransfer,
+              Opcode.SAS_LOAD.value: SasTransfer}.get(opcode, Header)
     fields = {name: raw >> f.offset & ((1 << f.width) - 1)
               for name, f in data.Layout.cast(layout)}
     return opcode, fields
@@ -109,6 +113,8 @@ class ExecutionState:
     fences: int = 0
     macs_high: int = 0
     macs_low: int = 0
+    tips_high: int = 0
+    sas_words: int = 0
     #: ``ema[tclass][direction][kind]`` for kind in bytes, beats, bursts.
     ema: dict = field(default_factory=dict)
 
@@ -129,10 +135,19 @@ class Executor:
         EMA address windows (everything allowed when omitted).
     read_response : callable ``beat_addr -> AXI RRESP``, optional
         Models a memory answering errors on reads (see ``sw.golden.ema.read``).
+    token_mask : array of bool, optional
+        The ``TOKEN_MASK`` registers (all tokens by default).
+    sas_threshold, sas_policy : int
+        The ``SAS_THRESHOLD`` and ``SAS_POLICY`` registers.
     """
 
-    def __init__(self, config, dram, windows=None, read_response=None):
+    def __init__(self, config, dram, windows=None, read_response=None, token_mask=None,
+                 sas_threshold=0, sas_policy=0):
         self.config = config
+        self.token_mask = (np.ones(config.tips.tokens, dtype=bool) if token_mask is None
+                           else np.asarray(token_mask, dtype=bool))
+        self.sas_threshold = sas_threshold
+        self.sas_policy = sas_policy
         self.depths = buffer_words(config)
         self.bits = item_bits(config)
         self.windows = windows or {}
@@ -177,6 +192,10 @@ class Executor:
             return self._load_store(opcode, f, addr_hi)
         if opcode == Opcode.GEMM.value:
             return self._gemm(f)
+        if opcode == Opcode.TIPS.value:
+            return self._tips(f)
+        if opcode in (Opcode.SAS_STORE.value, Opcode.SAS_LOAD.value):
+            return self._sas(opcode, f, addr_hi)
         if opcode == Opcode.FENCE.value:
             if f["reserved"]:
                 return ErrorCause.MALFORMED, MalformedDetail.RESERVED
@@ -292,3 +311,100 @@ class Executor:
         self.state.macs_low += (m - n_high) * k * cols
         return None
 
+
+    def _words(self, count, bits):
+        per_word, per_item = item_packing(bits, self.config.ema.data_width)
+        return count * per_item if per_item > 1 else -(-count // per_word)
+
+    def _read_items(self, buf, base, count, bits):
+        depth = self.depths[buf.value]
+        stored = [self.state.buffers[buf.value][(base + i) % depth]
+                  for i in range(self._words(count, bits))]
+        return unpack_items(stored, count, bits, self.config.ema.data_width)
+
+    def _write_items(self, buf, base, items, bits):
+        words = pack_items(items, bits, self.config.ema.data_width)
+        self.state.buffers[buf.value][base:base + len(words)] = words
+
+    def _tips(self, f):
+        t = self.config.tips
+        if f["reserved"]:
+            return ErrorCause.MALFORMED, MalformedDetail.RESERVED
+        pixels = f["pixels"]
+        if (not 1 <= pixels <= t.max_pixels or f["tau"] >> t.importance_bits
+                or (f["mode"] == golden_tips.RATIO and f["ratio"] > t.ratio_one)):
+            return ErrorCause.MALFORMED, MalformedDetail.SHAPE
+        beats = pixels * t.beats_per_pixel
+        words = -(-pixels // t.lanes)
+        if f["probs_addr"] + self._words(beats, self.bits["probs"]) > self.depths[Buffer.ACT.value]:
+            return ErrorCause.RANGE, Buffer.ACT.value
+        if (f["bitmap_addr"] + self._words(words, self.bits["tips_bitmap"])
+                > self.depths[Buffer.BITMAP.value]):
+            return ErrorCause.RANGE, Buffer.BITMAP.value
+        items = self._read_items(Buffer.ACT, f["probs_addr"], beats, self.bits["probs"])
+        lanes = np.array([item_to_lanes(x, t.prob_bits, t.lanes, signed=False) for x in items])
+        per_pixel = lanes.reshape(pixels, t.beats_per_pixel * t.lanes)[:, :t.values_per_pixel]
+        probs = per_pixel.reshape(pixels, t.heads, t.tokens).transpose(1, 0, 2)
+        bitmap = golden_tips.select(probs, self.token_mask, f["mode"], f["tau"], f["ratio"],
+                                    t.ratio_bits)
+        self._write_items(Buffer.BITMAP, f["bitmap_addr"],
+                          golden_tips.bitmap_words(bitmap, t.lanes), self.bits["tips_bitmap"])
+        self.state.tips_high = int(bitmap.sum())
+        return None
+
+    def _sas(self, opcode, f, addr_hi):
+        cfg = self.config
+        ema, p = cfg.ema, cfg.pssa
+        if f["reserved"]:
+            return ErrorCause.MALFORMED, MalformedDetail.RESERVED
+        if not ema.sas_codec:
+            return ErrorCause.MALFORMED, MalformedDetail.MODE
+        rows, keys = f["rows"], f["keys"]
+        if not (1 <= rows <= p.max_rows and 1 <= keys <= p.max_keys):
+            return ErrorCause.MALFORMED, MalformedDetail.SHAPE
+        row_beats = -(-keys // p.lanes)
+        beats = rows * row_beats
+        if f["addr"] + self._words(beats, self.bits["sas"]) > self.depths[Buffer.SAS.value]:
+            return ErrorCause.RANGE, Buffer.SAS.value
+        addr = (f["dram_addr"] | addr_hi << 32) % (1 << ema.addr_width)
+        if addr % ema.data_bytes:
+            return ErrorCause.EMA, golden_ema.SHAPE
+        base, limit = self.window(golden_ema.CLASSES.index("sas"))
+        sas = golden_ema.CLASSES.index("sas")
+        if opcode == Opcode.SAS_STORE.value:
+            reserved = golden_ema.sas_reserved_words(rows, keys, cfg)
+            if golden_ema.check(golden_ema.Descriptor(golden_ema.WRITE, sas, addr, 1,
+                                                      reserved * ema.data_bytes, 0),
+                                base, limit) != golden_ema.OK:
+                return ErrorCause.EMA, golden_ema.WINDOW
+            items = self._read_items(Buffer.SAS, f["addr"], beats, self.bits["sas"])
+            lanes = np.array([item_to_lanes(x, p.score_bits, p.lanes, signed=p.signed_scores)
+                              for x in items])
+            scores = lanes.reshape(rows, row_beats * p.lanes)[:, :keys]
+            coded = golden_pssa.encode(scores, self.sas_threshold, self.sas_policy, cfg)
+            raw = np.frombuffer(coded.to_bytes(), dtype=np.uint8)
+            self.state.dram[(addr + np.arange(raw.size)) % self.state.dram.size] = raw
+            run = golden_ema.Descriptor(golden_ema.WRITE, sas, addr, 1, raw.size, 0)
+            self.state.sas_words = len(coded.words)
+        else:
+            words = f["words"] or self.state.sas_words
+            if words == 0:
+                return ErrorCause.EMA, golden_ema.EMPTY
+            run = golden_ema.Descriptor(golden_ema.READ, sas, addr, 1, words * ema.data_bytes, 0)
+            if golden_ema.check(run, base, limit) != golden_ema.OK:
+                return ErrorCause.EMA, golden_ema.WINDOW
+            raw = self.state.dram[(addr + np.arange(words * ema.data_bytes))
+                                  % self.state.dram.size]
+            coded = bytes_to_words(raw.tobytes(), ema.data_width)
+            try:
+                scores = golden_pssa.decode(coded, rows, keys, self.sas_policy, cfg)
+            except golden_pssa.StreamError:
+                return ErrorCause.EMA, golden_ema.CODEC
+            padded = np.zeros((rows, row_beats * p.lanes), dtype=np.int64)
+            padded[:, :keys] = scores
+            items = [lanes_to_item(beat, p.score_bits)
+                     for beat in padded.reshape(beats, p.lanes).tolist()]
+            self._write_items(Buffer.SAS, f["addr"], items, self.bits["sas"])
+        for kind, value in golden_ema.traffic(run, ema).items():
+            self.state.ema[sas][run.direction][kind] += value
+        return None

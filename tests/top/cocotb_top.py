@@ -9,8 +9,10 @@ import warnings
 warnings.filterwarnings("error", category=DeprecationWarning)
 warnings.filterwarnings("default", category=DeprecationWarning, module=r"cocotbext\.")
 
+import json  # noqa: E402
 import logging  # noqa: E402
 import random  # noqa: E402
+import time  # noqa: E402
 from pathlib import Path  # noqa: E402
 
 import cocotb  # noqa: E402
@@ -22,15 +24,20 @@ from cocotbext.axi.axi_ram import AxiRamRead, AxiRamWrite  # noqa: E402
 from hw.dbsc import Mode, Precision  # noqa: E402
 from hw.ema import TrafficClass  # noqa: E402
 from hw.top.isa import IRQ, Buffer, ErrorCause, MalformedDetail, OutFormat  # noqa: E402
+from hw.top.gearbox import item_packing  # noqa: E402
 from hw.top.processor import ID_VALUE, SDProcessor  # noqa: E402
 from sw.driver import Host, ProgramBuilder  # noqa: E402
 from sw.driver.host import STATUS_BUSY, STATUS_EMPTY, STATUS_HALTED  # noqa: E402
-from sw.driver.isa import encode_gemm, encode_load  # noqa: E402
+from sw.driver.isa import (encode_gemm, encode_load, encode_sas_store,  # noqa: E402
+                           encode_tips)
 from sw.flows.cocotb_lib import config_from_env, pause_generator, rng, test_args  # noqa: E402
 from sw.golden import dbsc as golden_dbsc  # noqa: E402
 from sw.golden import ema as golden_ema  # noqa: E402
+from sw.golden import pssa as golden_pssa  # noqa: E402
+from sw.golden import tips as golden_tips  # noqa: E402
 from sw.golden.common import requantize  # noqa: E402
-from sw.golden.top import Executor  # noqa: E402
+from sw.golden.top import (Executor, bytes_to_words, item_to_lanes,  # noqa: E402
+                           unpack_items)
 
 DRAM_BYTES = 1 << 16
 #: Cycles every command spends at least in the sequencer (fetch to completion).
@@ -156,10 +163,10 @@ class Bench:
         executor; returns the executor."""
         executor = executor or Executor(self.config, builder.dram)
         golden = executor.run(builder.commands)
-        start = self.cycles
+        start, wall = self.cycles, time.monotonic()
         status = await self.host.run(builder.commands)
         if timing is not None:
-            timing["cycles"] = self.cycles - start
+            timing.update(cycles=self.cycles - start, wall_seconds=time.monotonic() - wall)
         assert not status & STATUS_HALTED, f"halted: ERROR={await self.read32(self.host.regs['ERROR']):#x}"
         dram = self.dram()
         diff = np.flatnonzero(dram != golden.dram)
@@ -300,7 +307,8 @@ async def errors_stop_cleanly_and_the_next_program_runs(dut):
     # Malformed commands and a buffer range past the end, each alone after a valid prefix.
     depth_act = bench.config.top.act_buffer_bytes // lanes
     bad = [
-        (0x5, ErrorCause.MALFORMED, MalformedDetail.OPCODE),
+        (0x8, ErrorCause.MALFORMED, MalformedDetail.OPCODE),
+        (0x0, ErrorCause.MALFORMED, MalformedDetail.OPCODE),
         (encode_gemm(Mode.WS, 3, OutFormat.INT, 0, 4, 4, 0, 0, 0, 0), ErrorCause.MALFORMED,
          MalformedDetail.MODE),
         (encode_gemm(Mode.WS, 0, OutFormat.INT, 0, 0, 4, 0, 0, 0, 0), ErrorCause.MALFORMED,
@@ -313,6 +321,11 @@ async def errors_stop_cleanly_and_the_next_program_runs(dut):
          MalformedDetail.TCLASS),
         (encode_load(Buffer.ACT, 0, 0x100, 1, 8) | 1 << 127, ErrorCause.MALFORMED,
          MalformedDetail.RESERVED),
+        (encode_tips(0, 0, 0, 0), ErrorCause.MALFORMED, MalformedDetail.SHAPE),
+        (encode_tips(1, 4, 0, 0, ratio=bench.config.tips.ratio_one + 1), ErrorCause.MALFORMED,
+         MalformedDetail.SHAPE),
+        (encode_sas_store(0, 0, 8, 0x100), ErrorCause.MALFORMED, MalformedDetail.SHAPE),
+        (encode_sas_store(0, 4, 8, 0x101), ErrorCause.EMA, golden_ema.SHAPE),
     ]
     for command, cause, detail in bad:
         builder, expected = bench.gemm_program([TILE_KINDS[2]])
@@ -354,9 +367,6 @@ async def reset_in_the_middle_then_a_full_run(dut):
 async def tile_program_without_stalls(dut):
     """A mixed-precision tile (WS, and OS with the tokens ordered by precision) with an
     always-ready bus: exact, and, given ``report``, the cycle counts for ``sdproc bench``."""
-    import json
-    import time
-
     bench = Bench(dut)
     bench.args["pause"] = 0.0
     for channel in (bench.ram_write.aw_channel, bench.ram_write.w_channel,
@@ -378,23 +388,86 @@ async def tile_program_without_stalls(dut):
         tile = builder.gemm_tile(a[order], w, high[order], mode=mode, shift=8)
         want = requantize(golden_dbsc.matmul(a[order], w, high[order], d), 8, d.act_bits_high)
         expected.append((tile, want))
+    sas_threshold = bench.args.get("sas_threshold", 0)
+    if "sas_scores" in bench.args:
+        await bench.host.set_sas(sas_threshold, 0)
+        builder.sas_round_trip(np.array(bench.args["sas_scores"]))
     builder.fence()
     await _fresh(bench, builder)
     timing = {}
-    wall = time.monotonic()
-    await bench.run_and_check(builder, expected, timing=timing)
-    wall = time.monotonic() - wall
-    cycles = timing["cycles"]
+    await bench.run_and_check(builder, expected, timing=timing,
+                              executor=Executor(bench.config, builder.dram,
+                                                sas_threshold=sas_threshold))
     if "report" in bench.args:
         counters = await bench.host.counters()
         names = ("weight", "activation", "sas", "other")
         Path(bench.args["report"]).write_text(json.dumps({
             "m": m, "k": k, "n": n, "high_tokens": int(high.sum()),
-            "cycles": cycles, "busy_cycles": counters["busy_cycles"],
+            "cycles": timing["cycles"], "busy_cycles": counters["busy_cycles"],
             "macs_high": counters["macs_high"], "macs_low": counters["macs_low"],
             "commands": len(builder.commands),
             "ema_bytes": {names[c]: {"read": counters["ema"][c][0]["bytes"],
                                      "write": counters["ema"][c][1]["bytes"]}
                           for c in range(4)},
-            "wall_seconds": wall,
+            "wall_seconds": timing["wall_seconds"],
         }))
+
+
+@cocotb.test()
+async def tips_precision_feeds_the_array_and_sas_round_trips(dut):
+    """TIPS in threshold and ratio mode on cross-attention probabilities (random, all
+    maximum, masked tokens) writes the precision bitmap that the next GEMM (FFN tile, WS and
+    OS) reads; a score tile goes through SAS_STORE (PSSA encoder, coded words in DRAM) and
+    SAS_LOAD (decoder) and comes back pruned. DRAM, bitmap-driven MACs, TIPS_HIGH, SAS_WORDS
+    and the SAS traffic counters equal the golden executor's."""
+    bench = Bench(dut)
+    await bench.start()
+    cfg = bench.config
+    t, p = cfg.tips, cfg.pssa
+    regs = bench.host.regs
+    per_word, per_item = item_packing(t.lanes * t.prob_bits, cfg.ema.data_width)
+    words_per_pixel = -(-t.beats_per_pixel * per_item // per_word)
+    pixels = min(6, cfg.top.act_buffer_bytes // cfg.ema.data_bytes // words_per_pixel,
+                 cfg.dbsc.max_m)
+    mask = np.zeros(t.tokens, dtype=bool)
+    mask[1:1 + min(8, t.tokens - 1)] = True
+    threshold, policy = 40, bench.r.randrange(2)
+    await bench.host.set_token_mask(golden_tips.mask_bits(mask))
+    await bench.host.set_sas(threshold, policy)
+
+    builder = ProgramBuilder(cfg, DRAM_BYTES, rng=bench.np_rng)
+    builder.dram[:] = bench.np_rng.integers(0, 256, DRAM_BYTES, dtype=np.uint8)
+    d = cfg.dbsc
+    expected = []
+    selections = [(golden_tips.THRESHOLD, {"tau": 8000}),
+                  (golden_tips.RATIO, {"ratio": golden_tips.ratio_code(0.552, t.ratio_bits)})]
+    for (mode, knob), dataflow in zip(selections, (Mode.WS, Mode.OS)):
+        probs = bench.np_rng.integers(0, 1 << t.prob_bits, (t.heads, pixels, t.tokens))
+        probs[:, 0, :] = (1 << t.prob_bits) - 1
+        builder.tips_tile(probs, mode, **knob)
+        high = golden_tips.select(probs, mask, mode, ratio_bits=t.ratio_bits, **knob)
+        a, w = bench.operands(pixels, 12, d.cols + 1, "random")
+        tile = builder.gemm_tile(a, w, high, mode=dataflow, precision=Precision.BITMAP,
+                                 shift=6, load_bitmap=False)
+        want = requantize(golden_dbsc.matmul(a, w, high, d), 6, d.act_bits_high)
+        expected.append((tile, want))
+    rows, keys = p.patch_rows, 2 * p.lanes + 3
+    scores = bench.np_rng.integers(0, 1 << p.score_bits, (rows, keys))
+    scores[:, :keys // 2] //= 8     # a sparse half: more pruning
+    _, pruned_addr, pruned_words = builder.sas_round_trip(scores)
+    builder.fence()
+
+    await _fresh(bench, builder)
+    executor = Executor(cfg, builder.dram, token_mask=mask, sas_threshold=threshold,
+                        sas_policy=policy)
+    await bench.run_and_check(builder, expected, executor=executor)
+    golden = executor.state
+    assert await bench.read32(regs["TIPS_HIGH"]) == golden.tips_high
+    assert await bench.read32(regs["SAS_WORDS"]) == golden.sas_words > 0
+    row_beats = -(-keys // p.lanes)
+    raw = bytes(bench.dram()[pruned_addr:pruned_addr + pruned_words * cfg.ema.data_bytes])
+    beats = unpack_items(bytes_to_words(raw, cfg.ema.data_width), rows * row_beats,
+                         p.lanes * p.score_bits, cfg.ema.data_width)
+    lanes = np.array([item_to_lanes(b, p.score_bits, p.lanes, signed=False) for b in beats])
+    got = lanes.reshape(rows, row_beats * p.lanes)[:, :keys]
+    assert np.array_equal(got, golden_pssa.prune(scores, threshold))
