@@ -177,7 +177,7 @@ class EMAController(wiring.Component):
         last_byte = desc.addr + (desc.rows - 1) * desc.stride + desc.row_bytes - 1
         misshaped = Const(0)
         if self.sas_codec:
-            codec = self._sas_codec(m, desc, sas, is_write, reader, writer, coded_words)
+            codec = self._sas_codec(m, desc, is_write, coded_words)
             empty |= sas & ~is_write & (desc.stride == 0)
             misshaped = sas & codec["misshaped"]
             last_byte = Mux(sas, desc.addr + (codec["reserved_words"] << shift) - 1, last_byte)
@@ -329,7 +329,7 @@ class EMAController(wiring.Component):
         self._count(m, desc, ax_valid & ax_ready, r_fire, w_fire, reader.bus_bytes)
         return m
 
-    def _sas_codec(self, m, desc, sas, is_write, reader, writer, coded_words):
+    def _sas_codec(self, m, desc, is_write, coded_words):
         """The PSSA encoder on the write side, the decoder on the read side, and the planner
         of their coded runs. For SAS descriptors ``rows`` is the tile's query rows,
         ``row_bytes`` its keys and, for reads, ``stride`` its coded length in words."""
