@@ -217,6 +217,11 @@ def evaluate(config: ProcessorConfig, sources: Sources | None = None,
             rtl_checks[f"rtl_over_timing_model_{mode}"] = {
                 "value": rtl[0] / model[0], "kind": "measured",
                 "source": f"{rtl[1]} / {model[1].rsplit(': ', 1)[-1]}"}
+    found = sources.bench_value("top", "array_utilization")
+    if found:
+        rtl_checks["top_array_utilization"] = {
+            "value": found[0], "kind": "measured", "source": found[1],
+            "tile": sources.bench_entry("top", "tile")}
     dense = sources.bench_value("ema", "sas_bytes_dense")
     compressed = sources.bench_value("ema", "sas_bytes_compressed")
     if dense and compressed:

@@ -276,8 +276,9 @@ def render_markdown(data: dict) -> str:
                           d["model_utilization_by_kind"].items()) + ")",
               "- RTL simulation checks (`sdproc bench`): "
               + ("; ".join(f"{k} {v['value']:.4g} ({v['source']}"
-                           + (f", {v['tile']}, round trip exact: {v['round_trip_exact']}"
-                              if "tile" in v else "") + ")"
+                           + (f", {v['tile']}" if v.get("tile") else "")
+                           + (f", round trip exact: {v['round_trip_exact']}"
+                              if "round_trip_exact" in v else "") + ")"
                            for k, v in d["rtl_bench"].items())
                  or "no DBSC or EMA benchmark output yet"),
               "- synthesized (`sdproc synth`, this config): "

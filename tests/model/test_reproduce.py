@@ -61,6 +61,7 @@ def test_benchmark_outputs_are_used_and_tagged(paper, tmp_path):
                                    "low_precision_share_threshold": 0.5})
     write_bench(tmp_path, "dbsc", {"baseline_utilization_ws": 0.5, "utilization_ws": 0.97,
                                    "cycles_ws_low_share_0.0": 1010, "ideal_cycles_ws": 1000})
+    write_bench(tmp_path, "top", {"array_utilization": 0.85, "tile": "2 tiles"})
     result = evaluate(paper, Sources(tmp_path), run_golden=False)
     # Both benchmarks' figures come from golden models: modeled, with the file as source.
     sas = result.inputs.sas_bits_per_entry
@@ -76,6 +77,9 @@ def test_benchmark_outputs_are_used_and_tagged(paper, tmp_path):
                                         "source": "build/bench/dbsc.json: results.utilization_ws"}
     assert checks["rtl_over_timing_model_ws"]["value"] == pytest.approx(1.01)
     assert "utilization_ws 0.970" in result.metrics["peak_tops"].note
+    assert checks["top_array_utilization"] == {
+        "value": 0.85, "kind": "measured", "tile": "2 tiles",
+        "source": "build/bench/top.json: results.array_utilization"}
     data = report(result, "test")
     check_schema(data)
     assert "utilization_ws 0.97" in render_markdown(data)
