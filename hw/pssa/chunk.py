@@ -10,12 +10,22 @@ __all__ = ["ChunkCoder", "ChunkParser"]
 
 
 def _prefix_counts(m, mask, lanes, name):
-    """``counts[i]`` = number of set bits of ``mask`` below lane ``i``; ``counts[lanes]`` total."""
-    counts = [Signal(range(lanes + 1), name=f"{name}_{i}") for i in range(lanes + 1)]
+    """``counts[i]`` = number of set bits of ``mask`` below lane ``i``."""
+    counts = [Signal(range(lanes), name=f"{name}_{i}") for i in range(lanes)]
     m.d.comb += counts[0].eq(0)
-    for i in range(lanes):
-        m.d.comb += counts[i + 1].eq(counts[i] + mask[i])
+    for i in range(1, lanes):
+        m.d.comb += counts[i].eq(counts[i - 1] + mask[i - 1])
     return counts
+
+
+def _popcount(bits):
+    """Set bits of ``bits`` as a balanced adder tree: the chunk length is on the decoder's
+    one-cycle recurrence, where the prefix chain's depth would count."""
+    values = [bits[i] for i in range(len(bits))]
+    while len(values) > 1:
+        paired = [values[i] + values[i + 1] for i in range(0, len(values) - 1, 2)]
+        values = paired + values[len(paired) * 2:]
+    return values[0]
 
 
 def _lane_mask(m, valid_lanes, lanes):
@@ -96,8 +106,8 @@ class ChunkCoder(wiring.Component):
         flag = xor.any()
         m.d.comb += [
             self.chunk.eq(Mux(flag, Cat(1, xor, packed), Cat(0, packed))),
-            self.kept.eq(counts[lanes]),
-            self.length.eq(Mux(flag, 1 + lanes, 1) + counts[lanes] * bits),
+            self.kept.eq(_popcount(self.mask)),
+            self.length.eq(Mux(flag, 1 + lanes, 1) + _popcount(self.mask) * bits),
         ]
         return m
 
@@ -163,5 +173,5 @@ class ChunkParser(wiring.Component):
         for i in range(lanes):
             m.d.comb += self.scores[i].eq(
                 Mux(self.mask[i], packed.word_select(counts[i], bits), 0))
-        m.d.comb += self.length.eq(Mux(flag, 1 + lanes, 1) + counts[lanes] * bits)
+        m.d.comb += self.length.eq(Mux(flag, 1 + lanes, 1) + _popcount(self.mask) * bits)
         return m

@@ -26,10 +26,12 @@ class PSSACodec(wiring.Component):
 
     Latency and throughput
     ----------------------
-    Those of the encoder and the decoder (``latency`` 1 each, ``scores_per_cycle`` = lanes).
+    Those of the encoder (``encoder_latency``, 2) and the decoder (``decoder_latency``, 1);
+    ``scores_per_cycle`` = lanes on each side.
     """
 
-    latency = PSSAEncoder.latency
+    encoder_latency = PSSAEncoder.latency
+    decoder_latency = PSSADecoder.latency
 
     def __init__(self, config):
         self._encoder = PSSAEncoder(config)

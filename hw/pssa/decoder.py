@@ -114,25 +114,29 @@ class PSSADecoder(wiring.Component):
             self.scores.payload.eq(parser.scores),
         ]
         consume = self.scores.valid & self.scores.ready
+        # A word is placed above the current bits before the consumed chunk is shifted out, so
+        # its shift runs in parallel with the chunk-length logic; only the decision to take it
+        # waits for the length. ``merged`` has room for a word taken while a chunk leaves.
         fill_after = Signal.like(fill)
-        buffer_after = Signal.like(buffer)
-        m.d.comb += [
-            fill_after.eq(Mux(consume, fill - parser.length, fill)),
-            buffer_after.eq(Mux(consume, buffer >> parser.length, buffer)),
-        ]
+        m.d.comb += fill_after.eq(Mux(consume, fill - parser.length, fill))
         m.d.comb += self.inp.ready.eq(
             (words_left != 0) & (draining | (running & (fill_after <= capacity - width))))
         take = self.inp.valid & self.inp.ready
         with m.If(take):
             m.d.sync += words_left.eq(words_left - 1)
+        merged = Signal(capacity + p.max_chunk_bits)
+        merged_fill = Signal(range(capacity + p.max_chunk_bits + 1))
         # Drained words are dropped: the buffer only ever holds words of a tile being decoded.
         with m.If(take & running):
-            m.d.sync += [
-                buffer.eq(buffer_after | (self.inp.payload << fill_after)),
-                fill.eq(fill_after + width),
-            ]
+            m.d.comb += [merged.eq(buffer | (self.inp.payload << fill)),
+                         merged_fill.eq(fill + width)]
         with m.Else():
-            m.d.sync += [buffer.eq(buffer_after), fill.eq(fill_after)]
+            m.d.comb += [merged.eq(buffer), merged_fill.eq(fill)]
+        with m.If(consume):
+            m.d.sync += [buffer.eq(merged >> parser.length),
+                         fill.eq(merged_fill - parser.length)]
+        with m.Else():
+            m.d.sync += [buffer.eq(merged), fill.eq(merged_fill)]
 
         m.d.comb += [
             ref_write.addr.eq(beat),

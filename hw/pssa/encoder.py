@@ -44,13 +44,13 @@ class PSSAEncoder(wiring.Component):
 
     Latency and throughput
     ----------------------
-    ``latency`` (1): a beat taken at cycle ``t`` is in the output buffer at ``t + 1``, so a
-    word completed by it is valid then. One beat (``lanes`` scores) per cycle whenever the
+    ``latency`` (2): a beat taken at cycle ``t`` is coded into a register at ``t + 1`` and in
+    the output buffer at ``t + 2``, so a word completed by it is valid then. One beat (``lanes`` scores) per cycle whenever the
     coded beats average at most ``data_width`` bits and ``out`` is ready; otherwise the output
     bus is the limit (``data_width`` coded bits per cycle).
     """
 
-    latency = 1
+    latency = 2
 
     def __init__(self, config):
         p = config.pssa
@@ -111,9 +111,16 @@ class PSSAEncoder(wiring.Component):
             coder.reference.eq(Mux(patch_pos == 0, 0, ref_read.data)),
         ]
 
+        # The coded beat is registered (``staged``) so that the coder and the packer's shifter
+        # are in different cycles.
+        staged_chunk = Signal.like(coder.chunk)
+        staged_length = Signal.like(coder.length)
+        staged_kept = Signal.like(coder.kept)
+        staged_valid = Signal()
+
         # Bit packer: words leave from the bottom of the buffer, chunks enter above ``fill``.
         m.d.comb += [
-            self.out.valid.eq((fill >= width) | (flushing & (fill != 0))),
+            self.out.valid.eq((fill >= width) | (flushing & ~staged_valid & (fill != 0))),
             self.out.payload.eq(buffer[:width]),
         ]
         pop = self.out.valid & self.out.ready
@@ -123,19 +130,26 @@ class PSSAEncoder(wiring.Component):
             fill_after_pop.eq(Mux(pop, Mux(fill >= width, fill - width, 0), fill)),
             buffer_after_pop.eq(Mux(pop, buffer >> width, buffer)),
         ]
-        # Taking a beat only while less than a word is pending bounds the buffer by one word
-        # plus one chunk, and still lets one word out and one beat in every cycle.
-        m.d.comb += self.scores.ready.eq(running & (fill_after_pop < width))
-        take = self.scores.valid & self.scores.ready
-        with m.If(take):
+        # Packing a chunk only while less than a word is pending bounds the buffer by one word
+        # plus one chunk, and still lets one word out and one chunk in every cycle.
+        pack = staged_valid & (fill_after_pop < width)
+        with m.If(pack):
             m.d.sync += [
-                buffer.eq(buffer_after_pop | (coder.chunk << fill_after_pop)),
-                fill.eq(fill_after_pop + coder.length),
-                bits.eq(bits + coder.length),
-                kept.eq(kept + coder.kept),
+                buffer.eq(buffer_after_pop | (staged_chunk << fill_after_pop)),
+                fill.eq(fill_after_pop + staged_length),
+                bits.eq(bits + staged_length),
+                kept.eq(kept + staged_kept),
             ]
         with m.Else():
             m.d.sync += [buffer.eq(buffer_after_pop), fill.eq(fill_after_pop)]
+
+        m.d.comb += self.scores.ready.eq(running & (~staged_valid | pack))
+        take = self.scores.valid & self.scores.ready
+        with m.If(take):
+            m.d.sync += [staged_chunk.eq(coder.chunk), staged_length.eq(coder.length),
+                         staged_kept.eq(coder.kept), staged_valid.eq(1)]
+        with m.Elif(pack):
+            m.d.sync += staged_valid.eq(0)
         with m.If(pop):
             m.d.sync += words.eq(words + 1)
 
@@ -183,7 +197,7 @@ class PSSAEncoder(wiring.Component):
                     m.next = "FLUSH"
             with m.State("FLUSH"):
                 m.d.comb += [flushing.eq(1), self.busy.eq(1)]
-                with m.If((fill == 0) | (pop & (fill <= width))):
+                with m.If(~staged_valid & ((fill == 0) | (pop & (fill <= width)))):
                     m.next = "META"
             with m.State("META"):
                 m.d.comb += [self.meta.valid.eq(1), self.busy.eq(1)]
