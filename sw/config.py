@@ -299,7 +299,7 @@ class TopConfig:
 
     clock_mhz: float = 100.0
     weight_buffer_bytes: int = 4096
-    act_buffer_bytes: int = 4096
+    act_buffer_bytes: int = 16384
     out_buffer_bytes: int = 4096
     sas_buffer_bytes: int = 4096
     bitmap_buffer_bytes: int = 256

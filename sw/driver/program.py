@@ -66,14 +66,24 @@ class ProgramBuilder:
     rng : ``numpy.random.Generator``, optional
         When given, data regions start at random byte offsets (exercising the EMA's
         realignment); otherwise they are word aligned.
+    start : int
+        First DRAM byte to allocate from.
     """
 
-    def __init__(self, config, dram_bytes=1 << 16, rng=None):
+    def __init__(self, config, dram_bytes=1 << 16, rng=None, start=0x40):
         self.config = config
         self.dram = np.zeros(dram_bytes, dtype=np.uint8)
         self.commands = []
-        self._free = 0x40
+        #: ``(address, bytes)`` of every region :meth:`place_words` filled, for a host that
+        #: writes them into a DRAM that already holds data.
+        self.placed = []
+        self._free = start
         self._rng = rng
+
+    @property
+    def free(self):
+        """The first DRAM byte no region uses yet (a following builder's ``start``)."""
+        return self._free
 
     @property
     def word_bytes(self):
@@ -92,6 +102,7 @@ class ProgramBuilder:
         raw = words_to_bytes(words, self.config.ema.data_width)
         addr = self.alloc(len(raw))
         self.dram[addr:addr + len(raw)] = np.frombuffer(raw, dtype=np.uint8)
+        self.placed.append((addr, raw))
         return addr
 
     # Commands ----------------------------------------------------------------------------

@@ -24,7 +24,7 @@ from sw.golden import tips as golden_tips
 from sw.golden.common import requantize
 
 __all__ = ["pack_items", "unpack_items", "lanes_to_item", "item_to_lanes", "decode_command",
-           "words_to_bytes", "bytes_to_words", "ExecutionState", "Executor"]
+           "words_to_bytes", "bytes_to_words", "ExecutionState", "Executor", "GoldenHost"]
 
 
 def pack_items(items, item_bits_, word_bits):
@@ -408,3 +408,33 @@ class Executor:
         for kind, value in golden_ema.traffic(run, ema).items():
             self.state.ema[sas][run.direction][kind] += value
         return None
+
+
+class GoldenHost:
+    """The :class:`sw.driver.Host` interface (``run``, ``set_token_mask``, ``set_sas``) and a
+    DRAM interface (``write``, ``snapshot``) on an :class:`Executor`, so that host-side
+    software (``sw.driver.transformer.run_tile``) drives the golden model as it drives the
+    RTL."""
+
+    def __init__(self, executor):
+        self.executor = executor
+
+    async def run(self, commands):
+        state = self.executor.run(commands)
+        return 2 if state.halted else 4    # STATUS: halted, or idle with an empty queue
+
+    async def set_token_mask(self, mask_bits):
+        tokens = self.executor.config.tips.tokens
+        self.executor.token_mask = np.array([mask_bits >> t & 1 for t in range(tokens)],
+                                            dtype=bool)
+
+    async def set_sas(self, threshold, policy):
+        self.executor.sas_threshold = threshold
+        self.executor.sas_policy = policy
+
+    async def write(self, addr, raw):
+        dram = self.executor.state.dram
+        dram[(addr + np.arange(len(raw))) % dram.size] = np.frombuffer(raw, dtype=np.uint8)
+
+    async def snapshot(self):
+        return self.executor.state.dram.copy()

@@ -27,6 +27,7 @@ from hw.top.isa import IRQ, Buffer, ErrorCause, MalformedDetail, OutFormat  # no
 from hw.top.gearbox import item_packing  # noqa: E402
 from hw.top.processor import ID_VALUE, SDProcessor  # noqa: E402
 from sw.driver import Host, ProgramBuilder  # noqa: E402
+from sw.driver.transformer import TransformerTile, run_tile  # noqa: E402
 from sw.driver.host import STATUS_BUSY, STATUS_EMPTY, STATUS_HALTED  # noqa: E402
 from sw.driver.isa import (encode_gemm, encode_load, encode_sas_store,  # noqa: E402
                            encode_tips)
@@ -36,8 +37,8 @@ from sw.golden import ema as golden_ema  # noqa: E402
 from sw.golden import pssa as golden_pssa  # noqa: E402
 from sw.golden import tips as golden_tips  # noqa: E402
 from sw.golden.common import requantize  # noqa: E402
-from sw.golden.top import (Executor, bytes_to_words, item_to_lanes,  # noqa: E402
-                           unpack_items)
+from sw.golden.top import (Executor, GoldenHost, bytes_to_words,  # noqa: E402
+                           item_to_lanes, unpack_items)
 
 DRAM_BYTES = 1 << 16
 #: Cycles every command spends at least in the sequencer (fetch to completion).
@@ -471,3 +472,80 @@ async def tips_precision_feeds_the_array_and_sas_round_trips(dut):
     lanes = np.array([item_to_lanes(b, p.score_bits, p.lanes, signed=False) for b in beats])
     got = lanes.reshape(rows, row_beats * p.lanes)[:, :keys]
     assert np.array_equal(got, golden_pssa.prune(scores, threshold))
+
+
+class _BenchDram:
+    """The DRAM interface of ``sw.driver.transformer.run_tile`` on the AxiRam's bytes."""
+
+    def __init__(self, bench):
+        self.bench = bench
+
+    async def write(self, addr, raw):
+        self.bench.ram_bytes[addr:addr + len(raw)] = raw
+
+    async def snapshot(self):
+        return self.bench.dram().copy()
+
+
+@cocotb.test()
+async def transformer_tile_end_to_end(dut):
+    """One transformer-block tile (4 x 4 latent): Q K^T on the array, host softmax, the
+    probabilities through PSSA to DRAM and back, the decoded probabilities times V on the
+    array, cross-attention through TIPS, the FFN's first layer in mixed precision with TIPS's
+    bitmap; the same software steps drive the golden executor. Every intermediate, the final
+    DRAM image (coded SAS words included) and the counters are equal; each result also equals
+    the golden block models composed directly."""
+    bench = Bench(dut)
+    await bench.start()
+    cfg = bench.config
+    t = cfg.tips
+    rng_ = bench.np_rng
+    side = 4
+    n = side * side
+    mask = np.zeros(t.tokens, dtype=bool)
+    mask[1:1 + min(8, t.tokens - 1)] = True
+    alo, ahi = golden_dbsc.act_range(cfg.dbsc)
+    tile = TransformerTile(
+        side=side, q=rng_.integers(alo, ahi + 1, (n, 8)), k=rng_.integers(alo, ahi + 1, (n, 8)),
+        v=rng_.integers(alo, ahi + 1, (n, 8)), x=rng_.integers(alo, ahi + 1, (n, 12)),
+        w1=rng_.integers(alo, ahi + 1, (12, 2 * cfg.dbsc.cols + 1)),
+        cross=rng_.integers(0, 1 << t.prob_bits, (t.heads, n, t.tokens)), token_mask=mask,
+        ratio=golden_tips.ratio_code(0.552, t.ratio_bits), sas_threshold=20,
+        sas_policy=bench.r.randrange(2))
+    await bench.host.clear_counters()
+    bench.cleared_at = bench.cycles
+    got = await run_tile(cfg, bench.host, _BenchDram(bench), tile, DRAM_BYTES)
+    executor = Executor(cfg, np.zeros(DRAM_BYTES, dtype=np.uint8))
+    golden = GoldenHost(executor)
+    want = await run_tile(cfg, golden, golden, tile, DRAM_BYTES)
+
+    assert got["status"] == [STATUS_EMPTY] * 3, got["status"]
+    for key in ("scores", "probs", "pruned", "attention", "ffn"):
+        assert np.array_equal(got[key], want[key]), key
+    diff = np.flatnonzero(got["image"] != want["image"])
+    assert diff.size == 0, f"{diff.size} DRAM bytes differ, first at {diff[0]:#x}"
+
+    d = cfg.dbsc
+    assert np.array_equal(want["scores"], requantize(tile.q @ tile.k.T, tile.score_shift,
+                                                     d.act_bits_high))
+    assert np.array_equal(want["pruned"], golden_pssa.prune(want["probs"], tile.sas_threshold))
+    order = golden_pssa.patch_order(side, side, cfg.pssa.patch_h, cfg.pssa.patch_w)
+    decoded = np.empty_like(want["pruned"])
+    decoded[order] = want["pruned"]
+    assert np.array_equal(want["attention"], requantize(decoded @ tile.v, tile.out_shift,
+                                                        d.act_bits_high))
+    high = golden_tips.select(tile.cross, mask, golden_tips.RATIO, ratio=tile.ratio,
+                              ratio_bits=t.ratio_bits)
+    assert 0 < high.sum() < n
+    assert np.array_equal(want["ffn"], requantize(golden_dbsc.matmul(tile.x, tile.w1, high, d),
+                                                  tile.ffn_shift, d.act_bits_high))
+    counters = await bench.host.counters()
+    state = executor.state
+    assert (counters["macs_high"], counters["macs_low"]) == (state.macs_high, state.macs_low)
+    assert counters["commands_done"] == state.completed == want["commands"]
+    for c in range(4):
+        for direction in (0, 1):
+            for kind in ("bytes", "beats", "bursts"):
+                assert counters["ema"][c][direction][kind] == state.ema[c][direction][kind]
+    assert await bench.read32(bench.host.regs["SAS_WORDS"]) == state.sas_words
+    assert await bench.read32(bench.host.regs["TIPS_HIGH"]) == state.tips_high == high.sum()
