@@ -16,7 +16,7 @@ from amaranth import Cat, Module, Mux, Signal
 from amaranth.lib import stream, wiring
 from amaranth.lib.wiring import In, Out
 
-__all__ = ["item_packing", "BufferReader", "BufferWriter"]
+__all__ = ["item_packing", "BufferReader", "BufferWriter", "RowMajorReader"]
 
 
 def item_packing(item_bits, word_bits):
@@ -236,4 +236,135 @@ class BufferWriter(wiring.Component):
 
         with m.If(self.start):
             m.d.sync += [addr.eq(self.base), left.eq(self.count)]
+        return m
+
+
+class RowMajorReader(wiring.Component):
+    """Streams a row-major matrix out of a buffer as the DBSC's weight-stationary activation
+    beats: for each chunk ``j < chunks``, for each row ``i < rows``, the item of bits
+    ``[j * item_bits, (j + 1) * item_bits)`` of row ``i``. Row ``i`` is the contiguous bit
+    string of the ``row_words`` words from ``base + i * row_words``.
+
+    This is how a GEMM reads a score tile that the PSSA decoder left in the SAS buffer (one
+    row per query, keys in order) as its activations, without a trip through DRAM.
+    ``item_bits`` must divide ``word_bits`` or be a multiple of it.
+
+    Parameters
+    ----------
+    item_bits, word_bits, addr_bits, count_bits : int
+
+    Members
+    -------
+    start, stop : ``In(1)``
+    base : ``In(addr_bits)``; row_words, rows, chunks : ``In(count_bits)``
+    rd_addr : ``Out(addr_bits)``; rd_en : ``Out(1)``; rd_data : ``In(word_bits)``
+    items : ``Out(stream.Signature(item_bits))``
+    busy : ``Out(1)``
+
+    Latency and throughput
+    ----------------------
+    ``latency`` (2) cycles from ``start`` to the first ``items.valid``; then one item per cycle
+    (one per ``item_bits / word_bits`` cycles plus one for wide items).
+    """
+
+    latency = 2
+
+    def __init__(self, item_bits, word_bits, addr_bits, count_bits):
+        if not (word_bits % item_bits == 0 or item_bits % word_bits == 0):
+            self._MustUse__silence = True
+            raise ValueError(f"RowMajorReader: item_bits={item_bits} must divide or be a "
+                             f"multiple of word_bits={word_bits}")
+        self.item_bits = item_bits
+        self.word_bits = word_bits
+        self.per_word, self.per_item = item_packing(item_bits, word_bits)
+        super().__init__({
+            "start": In(1), "stop": In(1),
+            "base": In(addr_bits), "row_words": In(count_bits), "rows": In(count_bits),
+            "chunks": In(count_bits),
+            "rd_addr": Out(addr_bits), "rd_en": Out(1), "rd_data": In(word_bits),
+            "items": Out(stream.Signature(item_bits)),
+            "busy": Out(1),
+        })
+
+    def elaborate(self, platform):
+        m = Module()
+        # Fetch side: the next word to read.
+        base = Signal.like(self.base)
+        row_words = Signal.like(self.row_words)
+        rows = Signal.like(self.rows)
+        row_ptr = Signal(len(self.rd_addr) + len(self.row_words))
+        col_word = Signal.like(self.chunks)
+        lane = Signal(range(max(2, self.per_word)))
+        sub = Signal(range(max(2, self.per_item)))
+        row = Signal.like(self.rows)
+        fetch_left = Signal(2 * len(self.rows) + 2)
+        taken = Signal()
+        fetch = Signal()
+        item_fetched = Signal()     # the fetch completes an item: step to the next (row, chunk)
+
+        m.d.comb += [
+            self.rd_addr.eq(row_ptr + col_word + sub),
+            self.rd_en.eq(fetch),
+            taken.eq(self.items.valid & self.items.ready),
+            item_fetched.eq(fetch & (sub == self.per_item - 1)),
+        ]
+
+        with m.If(item_fetched):
+            with m.If(row == rows - 1):
+                m.d.sync += [row.eq(0), row_ptr.eq(base)]
+                if self.per_item > 1:
+                    m.d.sync += col_word.eq(col_word + self.per_item)
+                else:
+                    m.d.sync += lane.eq(Mux(lane == self.per_word - 1, 0, lane + 1))
+                    with m.If(lane == self.per_word - 1):
+                        m.d.sync += col_word.eq(col_word + 1)
+            with m.Else():
+                m.d.sync += [row.eq(row + 1), row_ptr.eq(row_ptr + row_words)]
+        with m.If(fetch):
+            m.d.sync += fetch_left.eq(fetch_left - 1)
+            if self.per_item > 1:
+                m.d.sync += sub.eq(Mux(sub == self.per_item - 1, 0, sub + 1))
+
+        if self.per_item == 1:
+            held = Signal()
+            held_lane = Signal.like(lane)
+            m.d.comb += [
+                fetch.eq((fetch_left != 0) & (~held | taken)),
+                self.items.valid.eq(held),
+                self.items.payload.eq(
+                    self.rd_data.word_select(held_lane, self.item_bits) if self.per_word > 1
+                    else self.rd_data),
+                self.busy.eq((fetch_left != 0) | held),
+            ]
+            with m.If(fetch):
+                m.d.sync += [held.eq(1), held_lane.eq(lane)]
+            with m.Elif(taken):
+                m.d.sync += held.eq(0)
+            with m.If(self.start | self.stop):
+                m.d.sync += held.eq(0)
+        else:
+            gathered = Signal(self.per_item * self.word_bits)
+            have = Signal(range(self.per_item + 1))
+            fetched = Signal()
+            m.d.comb += [
+                fetch.eq((fetch_left != 0) & (have + fetched < self.per_item)),
+                self.items.valid.eq(have == self.per_item),
+                self.items.payload.eq(gathered[:self.item_bits]),
+                self.busy.eq((fetch_left != 0) | (have != 0) | fetched),
+            ]
+            m.d.sync += fetched.eq(fetch)
+            with m.If(fetched):
+                m.d.sync += [gathered.eq(Cat(gathered[self.word_bits:], self.rd_data)),
+                             have.eq(have + 1)]
+            with m.If(taken):
+                m.d.sync += have.eq(0)
+            with m.If(self.start | self.stop):
+                m.d.sync += [have.eq(0), fetched.eq(0)]
+
+        with m.If(self.start):
+            m.d.sync += [base.eq(self.base), row_words.eq(self.row_words), rows.eq(self.rows),
+                         row_ptr.eq(self.base), col_word.eq(0), lane.eq(0), sub.eq(0),
+                         row.eq(0), fetch_left.eq(self.rows * self.chunks * self.per_item)]
+        with m.If(self.stop):
+            m.d.sync += fetch_left.eq(0)
         return m

@@ -10,7 +10,7 @@ cannot honour is an error at run time). Software encodes commands with the same 
 from amaranth import unsigned
 from amaranth.lib import data, enum
 
-__all__ = ["COMMAND_BITS", "ADDR_BITS", "Opcode", "Buffer", "OutFormat", "ErrorCause",
+__all__ = ["COMMAND_BITS", "ADDR_BITS", "row_major_scores", "Opcode", "Buffer", "OutFormat", "ErrorCause",
            "MalformedDetail", "IRQ", "LoadStore", "Gemm", "Fence", "Tips", "SasTransfer",
            "Header"]
 
@@ -18,6 +18,17 @@ __all__ = ["COMMAND_BITS", "ADDR_BITS", "Opcode", "Buffer", "OutFormat", "ErrorC
 COMMAND_BITS = 128
 #: Width of a buffer word address in a command.
 ADDR_BITS = 18
+
+
+def row_major_scores(config):
+    """Whether a GEMM can take its activations straight from a decoded score tile in the SAS
+    buffer (``act_source`` 1): the build has the PSSA codec, a score is as wide as an
+    activation, a PSSA beat is one buffer word (so a query row is a contiguous run of words)
+    and an activation beat neither straddles words nor leaves gaps."""
+    d, p, W = config.dbsc, config.pssa, config.ema.data_width
+    beat = d.rows * d.act_bits_high
+    return (config.ema.sas_codec and p.score_bits == d.act_bits_high
+            and p.lanes * p.score_bits == W and (W % beat == 0 or beat % W == 0))
 
 
 class Opcode(enum.Enum, shape=4):
@@ -110,6 +121,11 @@ class Gemm(data.Struct):
     token group in OS), with ``precision`` BITMAP the ``ceil(m / rows)`` bitmap beats from
     ``bitmap_addr`` of the BITMAP buffer; the ``m`` result rows go to ``out_addr`` of the OUT
     buffer.
+
+    With ``act_source`` 1 (WS only; builds where :func:`row_major_scores` holds) the
+    activations are instead the row-major score tile that SAS_LOAD left in the SAS buffer at
+    ``act_addr``: token ``i`` is query row ``i``, its ``k`` activations are the row's first
+    ``k`` scores read as signed ``act_bits_high``-bit values.
     """
     opcode: unsigned(4)
     mode: unsigned(1)           #: hw.dbsc.Mode
@@ -122,7 +138,8 @@ class Gemm(data.Struct):
     weight_addr: unsigned(ADDR_BITS)
     bitmap_addr: unsigned(ADDR_BITS)
     out_addr: unsigned(ADDR_BITS)
-    reserved: unsigned(9)
+    act_source: unsigned(1)     #: 0: ACT buffer in beat order; 1: SAS buffer, row-major (WS)
+    reserved: unsigned(8)
 
 
 class Fence(data.Struct):

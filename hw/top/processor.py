@@ -15,9 +15,9 @@ from hw.ema.layouts import COUNTER_KINDS, Direction
 from hw.tips import TIPS
 
 from .csr import CSR, CSRBank
-from .gearbox import BufferReader, BufferWriter, item_packing
+from .gearbox import BufferReader, BufferWriter, RowMajorReader, item_packing
 from .isa import (ADDR_BITS, COMMAND_BITS, Buffer, ErrorCause, Gemm, LoadStore,
-                  MalformedDetail, Opcode, OutFormat, SasTransfer, Tips)
+                  MalformedDetail, Opcode, OutFormat, SasTransfer, Tips, row_major_scores)
 
 __all__ = ["SDProcessor", "csr_registers", "register_map", "buffer_words", "item_bits",
            "CSR_ADDR_WIDTH", "ID_VALUE"]
@@ -234,10 +234,20 @@ class SDProcessor(wiring.Component):
         m.submodules.requant_uint = requant_uint = Requantizer(
             d.acc_bits, cfg.pssa.score_bits, d.cols, out_signed=False)
 
+        # Activations: the ACT buffer in beat order, or a decoded score tile in the SAS buffer.
+        act_from_sas = Signal()
+        row_major = row_major_scores(cfg)
+        if row_major:
+            m.submodules.score_reader = score_reader = RowMajorReader(bits["act"], W, ADDR_BITS,
+                                                                      count_bits)
+            m.d.comb += score_reader.items.ready.eq(array.act.ready & act_from_sas)
+            act_items = score_reader.items
         m.d.comb += [
-            array.act.valid.eq(act_reader.items.valid),
-            array.act.payload.eq(act_reader.items.payload),
-            act_reader.items.ready.eq(array.act.ready),
+            array.act.valid.eq(Mux(act_from_sas, act_items.valid, act_reader.items.valid)
+                               if row_major else act_reader.items.valid),
+            array.act.payload.eq(Mux(act_from_sas, act_items.payload, act_reader.items.payload)
+                                 if row_major else act_reader.items.payload),
+            act_reader.items.ready.eq(array.act.ready & ~act_from_sas),
             array.wgt.valid.eq(weight_reader.items.valid),
             array.wgt.payload.eq(weight_reader.items.payload),
             weight_reader.items.ready.eq(array.wgt.ready),
@@ -368,6 +378,7 @@ class SDProcessor(wiring.Component):
         tips_beats = Signal(32)
         tips_words = Signal(17)
         sas_row_beats = Signal(17)
+        score_rows_words = Signal(33)
         sas_beats = Signal(33)
         malformed = Signal(4)
         range_bad = Signal()
@@ -450,6 +461,8 @@ class SDProcessor(wiring.Component):
         write_users = {Buffer.OUT: [(gemm_running, gemm_wen, gemm_waddr, gemm_wdata)],
                        Buffer.BITMAP: [(tips_running, tips_writer.wr_en, tips_writer.wr_addr,
                                         tips_writer.wr_data)]}
+        if row_major:
+            readers[Buffer.SAS].append((gemm_running & act_from_sas, score_reader))
         if ema.sas_codec:
             readers[Buffer.SAS].append((sas_storing, sas_reader))
             write_users[Buffer.SAS] = [(sas_loading, sas_writer.wr_en, sas_writer.wr_addr,
@@ -537,6 +550,7 @@ class SDProcessor(wiring.Component):
                     bitmap_beats.eq(Mux(gm.precision == Precision.BITMAP, groups, 0)),
                     tips_beats.eq(tp.pixels * cfg.tips.beats_per_pixel),
                     sas_beats.eq(st.rows * sas_row_beats),
+                    score_rows_words.eq(gm.m * _ceil_div(gm.k, cfg.pssa.lanes)),
                 ]
                 m.next = "CHECK"
             with m.State("CHECK"):
@@ -566,9 +580,14 @@ class SDProcessor(wiring.Component):
                         m.d.comb += malformed.eq(MalformedDetail.SHIFT)
                     with m.Elif((gm.m == 0) | (gm.m > d.max_m) | (gm.k == 0) | (gm.k > d.max_k)):
                         m.d.comb += malformed.eq(MalformedDetail.SHAPE)
-                    with m.Elif(~mode_ok | (gm.precision == 3)):
+                    with m.Elif(~mode_ok | (gm.precision == 3)
+                                | gm.act_source & ((gm.mode == Mode.OS) | int(not row_major))):
                         m.d.comb += malformed.eq(MalformedDetail.MODE)
-                    with m.If(beyond(gm.act_addr, _words_of(act_beats, *pack["act"]), Buffer.ACT)):
+                    with m.If(gm.act_source):
+                        with m.If(beyond(gm.act_addr, score_rows_words, Buffer.SAS)):
+                            m.d.comb += [range_bad.eq(1), range_buffer.eq(Buffer.SAS)]
+                    with m.Elif(beyond(gm.act_addr, _words_of(act_beats, *pack["act"]),
+                                       Buffer.ACT)):
                         m.d.comb += [range_bad.eq(1), range_buffer.eq(Buffer.ACT)]
                     with m.Elif(beyond(gm.weight_addr, _words_of(gm.k, *pack["weight"]),
                                        Buffer.WEIGHT)):
@@ -623,8 +642,15 @@ class SDProcessor(wiring.Component):
                                  store_reader.passes.eq(1)]
                     m.next = "DESCRIPTOR"
                 with m.Elif(opcode == Opcode.GEMM):
+                    if row_major:
+                        m.d.comb += [score_reader.start.eq(gm.act_source),
+                                     score_reader.base.eq(gm.act_addr),
+                                     score_reader.row_words.eq(_ceil_div(gm.k, cfg.pssa.lanes)),
+                                     score_reader.rows.eq(gm.m),
+                                     score_reader.chunks.eq(_ceil_div(gm.k, d.rows))]
+                    m.d.sync += act_from_sas.eq(gm.act_source)
                     for reader, base, count, passes in (
-                            (act_reader, gm.act_addr, act_beats, 1),
+                            (act_reader, gm.act_addr, Mux(gm.act_source, 0, act_beats), 1),
                             (weight_reader, gm.weight_addr, gm.k, weight_passes),
                             (bitmap_reader, gm.bitmap_addr, bitmap_beats, 1)):
                         m.d.comb += [reader.start.eq(1), reader.base.eq(base),
@@ -714,6 +740,8 @@ class SDProcessor(wiring.Component):
                     m.d.comb += [fail.eq(1), fail_cause.eq(ErrorCause.DBSC),
                                  act_reader.stop.eq(1), weight_reader.stop.eq(1),
                                  bitmap_reader.stop.eq(1)]
+                    if row_major:
+                        m.d.comb += score_reader.stop.eq(1)
                     m.next = "IDLE"
                 with m.Elif(~gemm_writer_busy & ~array.busy & ~requant_int.o.valid
                             & ~requant_uint.o.valid):

@@ -35,13 +35,14 @@ def encode_store(buffer, addr, dram_addr, rows, row_bytes, stride=0, tclass=0):
 
 
 def encode_gemm(mode, precision, out_format, shift, m, k, act_addr, weight_addr, bitmap_addr,
-                out_addr):
-    """One array tile; ``mode``/``precision`` as ``hw.dbsc.Mode``/``Precision`` values."""
+                out_addr, act_source=0):
+    """One array tile; ``mode``/``precision`` as ``hw.dbsc.Mode``/``Precision`` values;
+    ``act_source`` 1 reads the activations row-major from the SAS buffer."""
     return _encode(Gemm, {"opcode": Opcode.GEMM.value, "mode": _v(mode),
                           "precision": _v(precision), "out_format": _v(out_format),
                           "shift": shift, "m": m, "k": k, "act_addr": act_addr,
                           "weight_addr": weight_addr, "bitmap_addr": bitmap_addr,
-                          "out_addr": out_addr})
+                          "out_addr": out_addr, "act_source": act_source})
 
 
 def encode_fence():

@@ -185,11 +185,13 @@ class ProgramBuilder:
 
     def gemm_tile(self, a, w, high=None, mode=Mode.WS, precision=Precision.BITMAP,
                   out_format=OutFormat.INT, shift=0, act_base=0, weight_base=0, bitmap_base=0,
-                  out_base=0, load_bitmap=True):
+                  out_base=0, load_bitmap=True, scores_at=None):
         """``a (m x k) @ w (k x n)``: LOAD the operands, one GEMM per ``cols`` output columns,
         STORE the results. Returns the :class:`GemmTile` describing the DRAM result.
         With ``load_bitmap`` false, a BITMAP-precision tile uses the bitmap already in the
-        BITMAP buffer (e.g. from a TIPS command) instead of loading ``high``."""
+        BITMAP buffer (e.g. from a TIPS command) instead of loading ``high``. With
+        ``scores_at`` (a SAS buffer word), the activations are not loaded: the GEMMs read the
+        score tile SAS_LOAD left there (``a`` only gives the shape; WS only)."""
         cfg = self.config
         d, W = cfg.dbsc, cfg.ema.data_width
         bits = item_bits(cfg)
@@ -205,9 +207,13 @@ class ProgramBuilder:
         os_mode = mode == Mode.OS
 
         prec, act, _ = golden_dbsc.stream_beats(a, wpad[:, :d.cols], high, os_mode, d)
-        act_words = pack_items([lanes_to_item(b, d.act_bits_high) for b in act], bits["act"], W)
-        self.load(Buffer.ACT, act_base, self.place_words(act_words), len(act_words),
-                  TrafficClass.ACTIVATION)
+        if scores_at is None:
+            act_words = pack_items([lanes_to_item(b, d.act_bits_high) for b in act],
+                                   bits["act"], W)
+            self.load(Buffer.ACT, act_base, self.place_words(act_words), len(act_words),
+                      TrafficClass.ACTIVATION)
+        else:
+            act_base = scores_at
         if precision == Precision.BITMAP and load_bitmap:
             bitmap_words = pack_items(prec, bits["bitmap"], W)
             self.load(Buffer.BITMAP, bitmap_base, self.place_words(bitmap_words),
@@ -226,7 +232,8 @@ class ProgramBuilder:
         for b in range(blocks):
             self.gemm(mode=mode, precision=precision, out_format=out_format, shift=shift, m=m,
                       k=k, act_addr=act_base, weight_addr=weight_base + b * block_weight_words,
-                      bitmap_addr=bitmap_base, out_addr=out_base + b * out_words)
+                      bitmap_addr=bitmap_base, out_addr=out_base + b * out_words,
+                      act_source=int(scores_at is not None))
         dram_out = self.alloc(blocks * out_words * self.word_bytes)
         self.store(Buffer.OUT, out_base, dram_out, blocks * out_words, TrafficClass.ACTIVATION)
         return GemmTile(dram_out, m, n, blocks, out_words, out_format)

@@ -1,18 +1,17 @@
-"""One transformer-block tile from DRAM to DRAM: three programs with software steps between
-them (docs/top.md, "The transformer-block tile").
+"""One transformer-block tile from DRAM to DRAM: two programs with the softmax, in software,
+between them (docs/top.md, "The transformer-block tile").
 
 1. **Scores**: ``S = requantize(Q K^T)`` on the array (GEMM tiles), STOREd.
 2. The host reads ``S`` and computes the softmax probabilities (:func:`softmax_codes`, software:
    the processor has no softmax yet), rows in patch visit order, and writes them to DRAM.
    **SAS**: the probability tile is LOADed into the SAS buffer, SAS_STOREd through the PSSA
-   encoder (coded words in DRAM) and SAS_LOADed back decoded and pruned, then STOREd.
-3. The host reads the decoded probabilities ``P`` and lays them out as activation beats
-   (the sequencer has no on-chip re-layout yet). **Attention output, TIPS, FFN**:
-   ``O = requantize(P V)`` on the array; the cross-attention probabilities go through TIPS
-   into the BITMAP buffer; the FFN's first linear layer ``requantize(X W1)`` runs with that
-   bitmap as its per-token precision.
+   encoder (coded words in DRAM) and SAS_LOADed back decoded and pruned (and STOREd, for the
+   host to see). **Attention output** ``O = requantize(P V)``: GEMMs whose activations are the
+   decoded tile, read row-major from the SAS buffer. **TIPS**: the cross-attention
+   probabilities go through TIPS into the BITMAP buffer; **FFN**: the first linear layer
+   ``requantize(X W1)`` runs with that bitmap as its per-token precision.
 
-:func:`run_tile` drives the three programs through any host: the RTL through :class:`Host`
+:func:`run_tile` drives the programs through any host: the RTL through :class:`Host`
 and a DRAM model, or the golden executor through :class:`sw.golden.top.GoldenHost`, so both
 see the same software steps.
 """
@@ -116,27 +115,23 @@ async def run_tile(config, host, dram, tile, dram_bytes=1 << 16):
     out["probs"] = softmax_codes(out["scores"], tile.scale, config.dbsc.act_bits_high - 1)[order]
     b2 = _builder(config, dram_bytes, b1)
     coded_addr, pruned_addr, _ = b2.sas_round_trip(out["probs"])
+    # The decoded tile stays in the SAS buffer: P V reads it there, row-major.
+    out_tile = b2.gemm_tile(np.zeros((n, n), dtype=np.int64), tile.v,
+                            precision=Precision.ALL_HIGH, shift=tile.out_shift, scores_at=0)
+    b2.tips_tile(tile.cross, tile.tips_mode, tau=tile.tau, ratio=tile.ratio)
+    ffn_tile = b2.gemm_tile(tile.x, tile.w1, precision=Precision.BITMAP, shift=tile.ffn_shift,
+                            mode=Mode.WS, load_bitmap=False)
     b2.fence()
     await host.set_sas(tile.sas_threshold, tile.sas_policy)
+    await host.set_token_mask(golden_tips.mask_bits(tile.token_mask))
     status, image = await _run(host, dram, b2)
     out["status"].append(status)
     out["coded_addr"] = coded_addr
-    pruned = _sas_tile(config, image, pruned_addr, n, n)
-    out["pruned"] = pruned
-    decoded = np.empty_like(pruned)
-    decoded[order] = pruned     # back to raster order of the queries
-
-    b3 = _builder(config, dram_bytes, b2)
-    out_tile = b3.gemm_tile(decoded, tile.v, precision=Precision.ALL_HIGH, shift=tile.out_shift)
-    b3.tips_tile(tile.cross, tile.tips_mode, tau=tile.tau, ratio=tile.ratio)
-    ffn_tile = b3.gemm_tile(tile.x, tile.w1, precision=Precision.BITMAP, shift=tile.ffn_shift,
-                            mode=Mode.WS, load_bitmap=False)
-    b3.fence()
-    await host.set_token_mask(golden_tips.mask_bits(tile.token_mask))
-    status, image = await _run(host, dram, b3)
-    out["status"].append(status)
-    out["attention"] = out_tile.decode(config, image)
+    out["pruned"] = _sas_tile(config, image, pruned_addr, n, n)
+    attention = out_tile.decode(config, image)    # rows in patch visit order
+    out["attention"] = np.empty_like(attention)
+    out["attention"][order] = attention
     out["ffn"] = ffn_tile.decode(config, image)
     out["image"] = image
-    out["commands"] = len(b1.commands) + len(b2.commands) + len(b3.commands)
+    out["commands"] = len(b1.commands) + len(b2.commands)
     return out

@@ -15,7 +15,7 @@ from amaranth.lib import data
 
 from hw.top.gearbox import item_packing
 from hw.top.isa import (Buffer, ErrorCause, Fence, Gemm, Header, LoadStore,
-                        MalformedDetail, Opcode, OutFormat, SasTransfer, Tips)
+                        MalformedDetail, Opcode, OutFormat, SasTransfer, Tips, row_major_scores)
 from hw.top.processor import buffer_words, item_bits
 from sw.golden import dbsc as golden_dbsc
 from sw.golden import ema as golden_ema
@@ -248,7 +248,9 @@ class Executor:
         if not (1 <= m <= d.max_m and 1 <= k <= d.max_k):
             return ErrorCause.MALFORMED, MalformedDetail.SHAPE
         os_mode = f["mode"] == 1
-        if (d.supports_os if os_mode else d.supports_ws) is False or f["precision"] == 3:
+        from_sas = f["act_source"] == 1
+        if ((d.supports_os if os_mode else d.supports_ws) is False or f["precision"] == 3
+                or from_sas and (os_mode or not row_major_scores(cfg))):
             return ErrorCause.MALFORMED, MalformedDetail.MODE
         rows, cols = d.rows, d.cols
         groups = -(-m // rows)
@@ -260,7 +262,14 @@ class Executor:
             per_word, per_item = item_packing(bits, W)
             return count * per_item if per_item > 1 else -(-count // per_word)
 
-        for buf, base, count, bits in ((Buffer.ACT, f["act_addr"], act_beats, self.bits["act"]),
+        row_words = -(-k // cfg.pssa.lanes)
+        if from_sas:
+            if f["act_addr"] + m * row_words > self.depths[Buffer.SAS.value]:
+                return ErrorCause.RANGE, Buffer.SAS.value
+            act_check = ()
+        else:
+            act_check = ((Buffer.ACT, f["act_addr"], act_beats, self.bits["act"]),)
+        for buf, base, count, bits in act_check + (
                                        (Buffer.WEIGHT, f["weight_addr"], k, self.bits["weight"]),
                                        (Buffer.BITMAP, f["bitmap_addr"], bitmap_beats,
                                         self.bits["bitmap"]),
@@ -279,8 +288,22 @@ class Executor:
             high = np.array([beats[i // rows] >> (i % rows) & 1 for i in range(m)], dtype=bool)
         else:
             high = np.full(m, f["precision"] == 1)
-        act_items = read_items(Buffer.ACT, f["act_addr"], act_beats, self.bits["act"])
-        act_lanes = [item_to_lanes(x, d.act_bits_high, rows) for x in act_items]
+        if from_sas:
+            depth = self.depths[Buffer.SAS.value]
+            sas = self.state.buffers[Buffer.SAS.value]
+            a = np.zeros((m, k), dtype=np.int64)
+            for i in range(m):
+                row_data = [sas[(f["act_addr"] + i * row_words + w) % depth]
+                            for w in range(row_words)]
+                row = item_to_lanes(sum(int(x) << (j * W) for j, x in enumerate(row_data)),
+                                    d.act_bits_high, row_words * cfg.pssa.lanes)
+                a[i] = row[:k]
+            # The array sees these rows as its beats: chunk-major, lanes past k ignored.
+            act_lanes = [list(a[i, j * rows:(j + 1) * rows]) + [0] * max(0, (j + 1) * rows - k)
+                         for j in range(-(-k // rows)) for i in range(m)]
+        else:
+            act_items = read_items(Buffer.ACT, f["act_addr"], act_beats, self.bits["act"])
+            act_lanes = [item_to_lanes(x, d.act_bits_high, rows) for x in act_items]
         weights = np.array([item_to_lanes(x, d.weight_bits, cols)
                             for x in read_items(Buffer.WEIGHT, f["weight_addr"], k,
                                                 self.bits["weight"])], dtype=np.int64)
