@@ -32,3 +32,15 @@ def test_dbsc_verilog(config_name, sim, monkeypatch):
     config = load_config(overrides=CONFIGS[config_name])
     run_cocotb(registry.build("dbsc", config), "dbsc", MODULE, config, sim,
                test_args={"pauses": [[0.0, 0.0], [0.3, 0.4]]})
+
+
+@pytest.mark.cocotb
+def test_dbsc_baseline_verilog(sim, monkeypatch):
+    """The registered bit-parallel baseline (its own, narrower column count) through the same
+    testbench: same interfaces, same numbers."""
+    monkeypatch.setenv("MAKEFLAGS", "CFG_CXXFLAGS_PCH_I=-include")
+    config = load_config(overrides=["dbsc.max_k=40", "dbsc.max_m=9"])
+    baseline = registry.build("dbsc_baseline", config)
+    own_config = config.replace(**{"dbsc.cols": baseline.config.cols})
+    run_cocotb(baseline, "dbsc_baseline", MODULE, own_config, sim,
+               test_args={"pauses": [[0.3, 0.4]]})
