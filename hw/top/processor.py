@@ -2,13 +2,12 @@
 and the EMA controller (docs/top.md)."""
 
 from amaranth import Cat, Const, Module, Mux, ResetInserter, Signal, unsigned
-from amaranth.lib import stream, wiring
+from amaranth.lib import wiring
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
 from hw.common import Requantizer, StreamFIFO
 from hw.dbsc import DBSCArray, Mode, Precision
-from hw.dbsc.command import act_layout, result_layout, weight_layout
 from hw.ema import EMAController, Status, TrafficClass
 from hw.ema.axi import AXI4LiteSignature, AXI4Signature
 from hw.ema.layouts import COUNTER_KINDS, Direction
@@ -111,15 +110,19 @@ def _words_of(items, per_word, per_item):
 
 class SDProcessor(wiring.Component):
     """The Stable Diffusion processor: commands from an AXI4-Lite CSR port run the DBSC array
-    on operands that the EMA controller moves between DRAM and on-chip buffers.
+    and the TIPS selector on operands that the EMA controller (with its PSSA codec) moves
+    between DRAM and on-chip buffers.
 
     Software writes 128-bit commands (docs/isa.md) into ``CMD0..CMD3`` and pushes them with
     ``CMD_PUSH`` into a ``top.command_queue_depth`` FIFO. The sequencer runs them one at a
     time, in order: ``LOAD``/``STORE`` pass one EMA descriptor between DRAM and a buffer
-    range, ``GEMM`` streams operands from the buffers through width converters into the array
-    and its result rows through a requantizer into the out buffer, ``FENCE`` raises an
-    interrupt. Every command is checked before it starts (opcode, reserved bits, field values,
-    buffer ranges); a bad one, an EMA error status or an overflowing push halts the sequencer:
+    range; ``GEMM`` streams operands from the buffers through width converters into the array
+    (activations from ACT, or row-major from a decoded score tile in SAS) and its result rows
+    through a requantizer into the OUT buffer; ``TIPS`` turns cross-attention probabilities
+    (ACT) into the precision bitmap (BITMAP) that a GEMM reads; ``SAS_STORE``/``SAS_LOAD``
+    move a score tile (SAS) through the PSSA encoder to DRAM and back through the decoder;
+    ``FENCE`` raises an interrupt. Every command is checked before it starts (opcode,
+    reserved bits, field values, buffer ranges); a bad one, an EMA error status or an overflowing push halts the sequencer:
     ``ERROR`` says which command and why, the queue is emptied, ``IRQ.ERROR`` is raised, and
     ``CTRL`` bit 0 resumes. A command already running when an error is found finishes first,
     so nothing is left half-transferred on the bus or in the array.
