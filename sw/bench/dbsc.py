@@ -26,7 +26,7 @@ from hw.dbsc import BitParallelArray, Command, DBSCArray, Mode, Precision
 from hw.dbsc.command import act_layout, result_layout, weight_layout
 from sw.golden import dbsc as golden
 
-__all__ = ["SYNTH_TARGETS", "TIPS_LOW_SHARE", "simulate_tiles", "random_tile", "run"]
+__all__ = ["MAX_SIMULATED_PES", "SYNTH_TARGETS", "TIPS_LOW_SHARE", "simulate_tiles", "random_tile", "run"]
 
 
 def random_tile(cfg, m, k, low_share, r: np.random.Generator, order_by_precision=False):
@@ -133,6 +133,9 @@ def simulate_tiles(dut, tiles, gap=0.0, seed=0, deadline_cycles=2_000_000):
 #: Synthesis targets of the side-by-side comparison (generic gates, ECP5 LUTs without DSPs).
 SYNTH_TARGETS = ("generic", "ecp5-nodsp")
 
+#: Larger arrays (the paper preset) would take hours in Amaranth's simulator.
+MAX_SIMULATED_PES = 256
+
 #: The paper's share of FFN tokens TIPS runs at low precision.
 TIPS_LOW_SHARE = 0.448
 
@@ -145,6 +148,10 @@ def _tile_shape(cfg):
 
 def run(config):
     cfg = config.dbsc
+    if cfg.pes > MAX_SIMULATED_PES:
+        return {"skipped": f"{cfg.pes} PEs are too many to simulate cycle by cycle in "
+                           f"Amaranth's simulator (at most {MAX_SIMULATED_PES}); the cycle "
+                           f"formulas of docs/dbsc.md apply at any size"}
     dut = DBSCArray(cfg)
     m_tokens, k = _tile_shape(cfg)
     r = np.random.default_rng(2024)
