@@ -13,20 +13,29 @@ Figures (``.venv/bin/sdproc bench --only dbsc``):
   the same tiles (twice the peak 8-bit throughput of DBSC with two slices).
 - ``dbsc_*`` / ``dbsc_baseline_*``: synthesis of the two registered blocks, the baseline at
   equal peak 8-bit throughput (``cols / slices_high`` columns), via ``sw.flows.synth``.
-- ``generate_seconds_paper``: measured separately (CPU-heavy); see docs/dbsc.md.
+- ``generate_seconds_paper`` (wall), ``generate_cpu_seconds_paper``,
+  ``generate_peak_rss_mib_paper``: ``sdproc generate --preset paper --block dbsc`` in a child
+  process (several CPU minutes).
 """
 
 import importlib.util
 import random
+import resource
+import subprocess
+import sys
+import tempfile
+import time
 
 import numpy as np
 from amaranth.sim import Simulator
 
 from hw.dbsc import BitParallelArray, Command, DBSCArray, Mode, Precision
 from hw.dbsc.command import act_layout, result_layout, weight_layout
+from sw.flows.emit import REPO_ROOT
 from sw.golden import dbsc as golden
 
-__all__ = ["MAX_SIMULATED_PES", "SYNTH_TARGETS", "TIPS_LOW_SHARE", "simulate_tiles", "random_tile", "run"]
+__all__ = ["MAX_SIMULATED_PES", "SYNTH_TARGETS", "TIPS_LOW_SHARE", "simulate_tiles",
+           "random_tile", "generate_paper", "run"]
 
 
 def random_tile(cfg, m, k, low_share, r: np.random.Generator, order_by_precision=False):
@@ -200,7 +209,26 @@ def run(config):
         label = "high" if high.all() else "low"
         figures[f"baseline_same_size_cycles_{mode.name.lower()}_{label}"] = count
     figures.update(_synthesis(config))
+    figures.update(generate_paper())
     return figures
+
+
+def generate_paper(preset="paper"):
+    """Wall time, CPU time and peak memory of ``sdproc generate --preset <preset> --block
+    dbsc`` in a child process (the elaboration must scale to the paper-size array)."""
+    with tempfile.TemporaryDirectory() as out:
+        before = resource.getrusage(resource.RUSAGE_CHILDREN)
+        start = time.monotonic()
+        subprocess.run([sys.executable, "-m", "sw.cli", "generate", "--preset", preset,
+                        "--block", "dbsc", "--out", out], check=True, cwd=REPO_ROOT,
+                       stdout=subprocess.DEVNULL)
+        wall = time.monotonic() - start
+        after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    return {f"generate_seconds_{preset}": round(wall, 1),
+            f"generate_cpu_seconds_{preset}": round(cpu, 1),
+            # ru_maxrss is in KiB on Linux: the largest child so far.
+            f"generate_peak_rss_mib_{preset}": round(after.ru_maxrss / 1024)}
 
 
 def _synthesis(config):
