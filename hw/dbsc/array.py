@@ -6,8 +6,8 @@ from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
 from sw.config import DBSCConfig
-from .command import (COUNT_BITS, Command, Mode, Precision, act_layout, precision_layout, result_layout,
-                      weight_layout)
+from .command import (COUNT_BITS, Command, Mode, Precision, act_layout, precision_layout,
+                      result_layout, weight_layout)
 from .pe import SlicePE, slice_layout
 
 __all__ = ["DBSCArray"]
@@ -127,8 +127,9 @@ class DBSCArray(wiring.Component):
 
         WS: the first chunk's weights (``rows`` beats) load before the first token; every later
         chunk loads behind the current one, exact while each chunk's issue cycles (the sum of
-        the token slice counts) are at least ``rows + cols + 1``. OS: exact while each group's ``k * slices`` is at
-        least ``rows + cols + 4``; shorter groups wait for the previous group's readout.
+        the token slice counts) are at least ``rows + cols + 1``. OS: exact while each group's
+        ``k * slices`` is at least ``rows + cols + 4``; shorter groups wait for the previous
+        group's readout.
         """
         rows = self.config.rows
         m = len(slices_per_token)
