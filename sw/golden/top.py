@@ -139,11 +139,14 @@ class Executor:
         The ``TOKEN_MASK`` registers (all tokens by default).
     sas_threshold, sas_policy : int
         The ``SAS_THRESHOLD`` and ``SAS_POLICY`` registers.
+    addr_hi : int
+        The ``ADDR_HI`` register (DRAM address bits 63:32 of LOAD/STORE/SAS commands).
     """
 
     def __init__(self, config, dram, windows=None, read_response=None, token_mask=None,
-                 sas_threshold=0, sas_policy=0):
+                 sas_threshold=0, sas_policy=0, addr_hi=0):
         self.config = config
+        self.addr_hi = addr_hi
         self.token_mask = (np.ones(config.tips.tokens, dtype=bool) if token_mask is None
                            else np.asarray(token_mask, dtype=bool))
         self.sas_threshold = sas_threshold
@@ -161,13 +164,13 @@ class Executor:
     def window(self, tclass):
         return self.windows.get(tclass, (0, (1 << self.config.ema.addr_width) - 1))
 
-    def run(self, commands, addr_hi=0):
+    def run(self, commands):
         """Execute ``commands`` (128-bit ints) after what already ran; returns the state."""
         for raw in commands:
             if self.state.halted:
                 break
             index = self.state.completed
-            failure = self._execute(int(raw), addr_hi)
+            failure = self._execute(int(raw), self.addr_hi)
             if failure is not None:
                 cause, detail = failure
                 self.state.halted = True

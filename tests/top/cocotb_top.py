@@ -87,6 +87,17 @@ class Bench:
             model.log.setLevel(logging.WARNING)
         self.host = Host(self.config, self.write32, self.read32)
         self.cycles = 0
+        # DRAM address bits 63:32 in 64-bit builds; the AxiRam wraps, so data is the same.
+        self.addr_hi = self.args.get("addr_hi", 0)
+        self.all_addresses = (1 << self.config.ema.addr_width) - 1
+        # With ADDR_HI, every window starts at 4 GB: were the high bits lost on the way to the
+        # bus, every descriptor would be refused.
+        self.windows = {c: (self.addr_hi << 32, self.all_addresses) for c in range(4)}
+
+    def executor(self, dram, windows=None, **kwargs):
+        """The golden executor with this bench's ``ADDR_HI`` and windows."""
+        return Executor(self.config, dram, addr_hi=self.addr_hi,
+                        windows={**self.windows, **(windows or {})}, **kwargs)
 
     async def write32(self, offset, value):
         resp = await self.master.write(offset, int(value).to_bytes(4, "little"))
@@ -107,6 +118,10 @@ class Bench:
             await RisingEdge(self.dut.clk)
         self.dut.rst.value = 0
         await RisingEdge(self.dut.clk)
+        if self.addr_hi:
+            await self.write32(self.host.regs["ADDR_HI"], self.addr_hi)
+            for tclass, window in self.windows.items():
+                await self.host.set_window(tclass, *window)
 
     async def _count_cycles(self):
         from cocotb.clock import Clock
@@ -162,7 +177,7 @@ class Bench:
     async def run_and_check(self, builder, expected, executor=None, timing=None):
         """Run the program from a fresh DRAM image and compare everything with the golden
         executor; returns the executor."""
-        executor = executor or Executor(self.config, builder.dram)
+        executor = executor or self.executor(builder.dram)
         golden = executor.run(builder.commands)
         start, wall = self.cycles, time.monotonic()
         status = await self.host.run(builder.commands)
@@ -281,14 +296,15 @@ async def errors_stop_cleanly_and_the_next_program_runs(dut):
     second_act_load = [i for i, c in enumerate(builder.commands)
                        if c & 0xF == 1 and (c >> 6) & 7 == Buffer.ACT.value][1]
     act_addr = (builder.commands[second_act_load] >> 59) & 0xFFFF_FFFF
-    window = (0, act_addr - 1)
+    window = (0, (bench.addr_hi << 32 | act_addr) - 1)
     await _fresh(bench, builder)
     await bench.host.set_window(TrafficClass.ACTIVATION.value, *window)
-    executor = Executor(bench.config, builder.dram,
+    executor = bench.executor(builder.dram,
                         windows={TrafficClass.ACTIVATION.value: window})
     await _expect_halt(bench, builder, executor, ErrorCause.EMA.value, golden_ema.WINDOW,
                        second_act_load)
-    await bench.host.set_window(TrafficClass.ACTIVATION.value, 0, 0xFFFF_FFFF)
+    await bench.host.set_window(TrafficClass.ACTIVATION.value,
+                                *bench.windows[TrafficClass.ACTIVATION.value])
 
     # SLVERR on a read in the middle of the weight LOAD of the second tile.
     builder, expected = bench.gemm_program(tiles)
@@ -299,9 +315,10 @@ async def errors_stop_cleanly_and_the_next_program_runs(dut):
     bench.faults.append((addr + 8, addr + 9))
     await _fresh(bench, builder)
     lanes = bench.config.ema.data_bytes
-    executor = Executor(bench.config, builder.dram,
+    executor = bench.executor(builder.dram,
                         read_response=lambda a: golden_ema.SLVERR
-                        if a < addr + 9 and a + lanes > addr + 8 else golden_ema.OK)
+                        if a % DRAM_BYTES < addr + 9 and a % DRAM_BYTES + lanes > addr + 8
+                        else golden_ema.OK)
     await _expect_halt(bench, builder, executor, ErrorCause.EMA.value, golden_ema.SLVERR, failing)
     bench.faults.clear()
 
@@ -335,7 +352,7 @@ async def errors_stop_cleanly_and_the_next_program_runs(dut):
         index = len(builder.commands) - 1      # before the final FENCE
         builder.commands.insert(index, command)
         await _fresh(bench, builder)
-        executor = Executor(bench.config, builder.dram)
+        executor = bench.executor(builder.dram)
         await _expect_halt(bench, builder, executor, cause.value,
                            getattr(detail, "value", detail), index)
 
@@ -399,7 +416,7 @@ async def tile_program_without_stalls(dut):
     await _fresh(bench, builder)
     timing = {}
     await bench.run_and_check(builder, expected, timing=timing,
-                              executor=Executor(bench.config, builder.dram,
+                              executor=bench.executor(builder.dram,
                                                 sas_threshold=sas_threshold))
     if "report" in bench.args:
         counters = await bench.host.counters()
@@ -461,7 +478,7 @@ async def tips_precision_feeds_the_array_and_sas_round_trips(dut):
     builder.fence()
 
     await _fresh(bench, builder)
-    executor = Executor(cfg, builder.dram, token_mask=mask, sas_threshold=threshold,
+    executor = bench.executor(builder.dram, token_mask=mask, sas_threshold=threshold,
                         sas_policy=policy)
     await bench.run_and_check(builder, expected, executor=executor)
     golden = executor.state
@@ -518,7 +535,7 @@ async def transformer_tile_end_to_end(dut):
     await bench.host.clear_counters()
     bench.cleared_at = bench.cycles
     got = await run_tile(cfg, bench.host, _BenchDram(bench), tile, DRAM_BYTES)
-    executor = Executor(cfg, np.zeros(DRAM_BYTES, dtype=np.uint8))
+    executor = bench.executor(np.zeros(DRAM_BYTES, dtype=np.uint8))
     golden = GoldenHost(executor)
     want = await run_tile(cfg, golden, golden, tile, DRAM_BYTES)
 
