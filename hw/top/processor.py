@@ -186,11 +186,10 @@ class SDProcessor(wiring.Component):
         m.submodules.queue = ResetInserter(flush)(queue)
 
         # Buffers ---------------------------------------------------------------------------
-        mems, rports, wports = [], [], []
+        rports, wports = [], []
         for buf, depth in zip(Buffer, depths):
             mem = Memory(shape=unsigned(W), depth=depth, init=[])
             m.submodules[f"buf_{buf.name.lower()}"] = mem
-            mems.append(mem)
             rports.append(mem.read_port())
             wports.append(mem.write_port())
         addr_bits = ADDR_BITS + 1  # one more than the ISA field: sums never wrap
@@ -371,7 +370,7 @@ class SDProcessor(wiring.Component):
         opcode = Signal(4)
         m.d.comb += opcode.eq(cmd[:4])
 
-        # Derived sizes, registered in DECODE and checked in CHECK.
+        # Derived sizes, registered in DECODE and SIZE, checked in CHECK.
         row_beats = Signal(17)
         ls_beats = Signal(33)
         groups = Signal(17)
@@ -402,7 +401,7 @@ class SDProcessor(wiring.Component):
         m.d.comb += gemm_writer_busy.eq(writers[OutFormat.INT].busy | writers[OutFormat.UINT].busy
                                         | writers[OutFormat.RAW].busy)
 
-        # EMA descriptor of a LOAD/STORE.
+        # EMA descriptor of a LOAD, STORE, SAS_STORE or SAS_LOAD.
         desc = dma.desc.payload
         m.d.comb += sas_op.eq((opcode == Opcode.SAS_STORE) | (opcode == Opcode.SAS_LOAD))
         with m.If(sas_op):
