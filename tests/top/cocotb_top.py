@@ -29,8 +29,8 @@ from hw.top.processor import ID_VALUE, SDProcessor  # noqa: E402
 from sw.driver import Host, ProgramBuilder  # noqa: E402
 from sw.driver.transformer import TransformerTile, run_tile  # noqa: E402
 from sw.driver.host import STATUS_BUSY, STATUS_EMPTY, STATUS_HALTED  # noqa: E402
-from sw.driver.isa import (encode_gemm, encode_load, encode_sas_store,  # noqa: E402
-                           encode_tips)
+from sw.driver.isa import (encode_fence, encode_gemm, encode_load,  # noqa: E402
+                           encode_sas_store, encode_tips)
 from sw.flows.cocotb_lib import config_from_env, pause_generator, rng, test_args  # noqa: E402
 from sw.golden import dbsc as golden_dbsc  # noqa: E402
 from sw.golden import ema as golden_ema  # noqa: E402
@@ -281,8 +281,8 @@ async def _expect_halt(bench, builder, executor, cause, detail, index):
 
 @cocotb.test()
 async def errors_stop_cleanly_and_the_next_program_runs(dut):
-    """A window violation and an AXI SLVERR in the middle of a program, malformed commands
-    and an out-of-range buffer access: the sequencer halts after the failing command with the
+    """A window violation and an AXI SLVERR in the middle of a program, malformed commands,
+    an out-of-range buffer access and a push into a full queue: the sequencer halts after the failing command with the
     golden ERROR value and interrupt, nothing after it runs, and a full program then runs
     correctly."""
     bench = Bench(dut)
@@ -355,6 +355,36 @@ async def errors_stop_cleanly_and_the_next_program_runs(dut):
         executor = bench.executor(builder.dram)
         await _expect_halt(bench, builder, executor, cause.value,
                            getattr(detail, "value", detail), index)
+
+    # Overflow: a long GEMM runs while the host pushes FENCEs without looking at STATUS; the
+    # push that finds the queue full is lost and halts the sequencer, the GEMM completes.
+    cfg = bench.config
+    depth = cfg.top.command_queue_depth
+    d = cfg.dbsc
+    m, k = d.max_m, min(d.max_k, 256)
+    act_words = m * -(-k // d.rows) * d.rows * d.act_bits_high // cfg.ema.data_width
+    assert act_words <= cfg.top.act_buffer_bytes // lanes
+    long_gemm = encode_gemm(Mode.WS, Precision.ALL_HIGH, OutFormat.INT, 0, m, k, 0, 0, 0, 0)
+    await bench.host.clear_counters()
+    for command in [long_gemm] + [encode_fence()] * (depth + 1):
+        for i in range(4):
+            await bench.write32(regs[f"CMD{i}"], command >> (32 * i) & 0xFFFF_FFFF)
+        await bench.write32(regs["CMD_PUSH"], 1)
+    status = await bench.host.wait_idle()
+    assert status & STATUS_HALTED and status & STATUS_EMPTY
+    # Halted at the lost push; the GEMM that was running drains.
+    for _ in range(10 * m * k):
+        if not (await bench.host.status()) & STATUS_BUSY:
+            break
+    assert not (await bench.host.status()) & STATUS_BUSY
+    error = await bench.read32(regs["ERROR"])
+    assert (error & 0xF, error >> 8) == (ErrorCause.OVERFLOW.value, 1 + depth)
+    assert await bench.read32(regs["COMMANDS_DONE"]) == 1
+    counters = await bench.host.counters()
+    assert (counters["macs_high"], counters["macs_low"]) == (m * k * d.cols, 0)
+    assert await bench.read32(regs["IRQ_PENDING"]) & IRQ.ERROR.value
+    await bench.write32(regs["IRQ_PENDING"], 0x7)
+    await bench.host.clear_error()
 
     # After all that, a full program is exact.
     builder, expected = bench.gemm_program(tiles)
