@@ -90,14 +90,16 @@ def points(spec: SweepSpec, base: ProcessorConfig) -> tuple[list[tuple[dict, Pro
     return valid, rejected
 
 
-def _peak_ops_per_cycle(component, config: ProcessorConfig):
+def _peak_ops_per_cycle(component):
     """Operations per cycle at low precision, for modules that are MAC arrays: 2 per MAC, one
-    ``slices_low``-slice activation per PE every ``slices_low`` cycles."""
+    activation per PE every ``slices_low`` cycles, over the array shape the component was
+    built with (which need not be the config's: the baseline is built narrower)."""
     if hasattr(component, "peak_ops_per_cycle"):
         return component.peak_ops_per_cycle
     slices = getattr(component, "slices_low", None)
-    if slices:
-        return 2 * config.dbsc.pes / slices
+    shape = getattr(component, "config", None)
+    if slices and hasattr(shape, "rows") and hasattr(shape, "cols"):
+        return 2 * shape.rows * shape.cols / slices
     return None
 
 
@@ -149,7 +151,7 @@ def run_sweep(spec: SweepSpec, base: ProcessorConfig, csv_path: Path, *, jobs: i
         component = known[module](config)
         design = synth.prepare(component, module, config)
         rows = synth.synthesize_blocks([design], spec.targets, jobs=1, fetch_tools=fetch_tools)
-        row = _row(module, point, config, rows, _peak_ops_per_cycle(component, config),
+        row = _row(module, point, config, rows, _peak_ops_per_cycle(component),
                    time.monotonic() - start)
         with lock:
             with csv_path.open("a", newline="") as f:
@@ -227,11 +229,11 @@ def plot_pareto(csv_path: Path, png_path: Path) -> Path | None:
     front = sorted((coords[i] for i in pareto_front(coords)))
     ax.plot([c[0] for c in front], [c[1] for c in front], "k--", linewidth=1,
             label="Pareto front")
-    ax.set_xlabel("ECP5 Fmax (MHz, place-and-route)")
-    area_label = ("0.18 um standard-cell area estimate" if unit == "GOPS/mm^2"
-                  else "ECP5 LUTs")
-    ax.set_ylabel(f"peak throughput per area ({unit}; {area_label})")
-    ax.set_title(f"sdproc sweep: {len(plotted)} points")
+    ax.set_xlabel("ECP5 -nodsp Fmax (MHz, place-and-route)")
+    area_label = ("0.18 um standard-cell estimate" if unit == "GOPS/mm^2" else "ECP5 LUTs")
+    ax.set_ylabel(f"peak {unit} (low precision)")
+    ax.set_title(f"sdproc sweep, {len(plotted)} points: throughput per area\n"
+                 f"(area: {area_label})", fontsize=10)
     ax.grid(True, alpha=0.3)
     ax.legend()
     fig.tight_layout()
