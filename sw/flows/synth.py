@@ -20,8 +20,8 @@ Each block is elaborated once, written as RTLIL, and run through one or more *ta
 
 Yosys runs from YoWASP (WebAssembly: it only sees its working directory, so every input is
 copied there) with ``-l`` logs, its piped output being cut short. Results are cached per
-(block, config hash, target, source hash) under ``build/synth/cache``; the source hash covers the
-RTLIL, the harness and this flow's own files. ``synthesize`` is the API that benchmarks call.
+(block, target, clock target, source hash) under ``build/synth/cache``; the source hash covers
+the RTLIL, the harness and the code of this flow that computes the figures. ``synthesize`` is the API that benchmarks call.
 """
 
 import fcntl
@@ -382,9 +382,13 @@ report_worst_slack -digits 3
 
 
 def cache_path(design: Design, target: str) -> Path:
-    """Where the row of (block, config hash, target, source hash) is kept."""
-    return (SYNTH_ROOT / "cache" /
-            f"{design.name}-{target}-{design.config.hash}-{design.source_hash}.json")
+    """Where the row of (block, target, clock target, source hash) is kept.
+
+    The tools see only the RTLIL (in the source hash) and the clock target, so a config that
+    differs elsewhere (another block's field, say) reuses the row under its own config hash.
+    """
+    return (SYNTH_ROOT / "cache" / f"{design.name}-{target}-"
+            f"{design.config.top.clock_mhz:g}MHz-{design.source_hash}.json")
 
 
 def run_target(design: Design, target: str, *, use_cache: bool = True,
@@ -401,6 +405,7 @@ def run_target(design: Design, target: str, *, use_cache: bool = True,
         fcntl.flock(lock, fcntl.LOCK_EX)
         if use_cache and cache.exists():
             stored = json.loads(cache.read_text())
+            stored["config_hash"] = design.config.hash
             return {key: stored.get(key) for key in ROW_KEYS}
         return _run_uncached(design, target, cache, fetch_tools)
 
