@@ -4,9 +4,10 @@ from .array import DBSCArray
 from .baseline import BitParallelArray
 from .command import Command, Mode, Precision
 from .pe import SlicePE
+from .timing import DBSCTiming
 
-__all__ = ["DBSCArray", "BitParallelArray", "SlicePE", "Command", "Mode", "Precision",
-           "BLOCKS"]
+__all__ = ["DBSCArray", "BitParallelArray", "SlicePE", "DBSCTiming", "Command", "Mode",
+           "Precision", "BLOCKS"]
 
 
 def _dbsc(config):

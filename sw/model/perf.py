@@ -91,10 +91,8 @@ def dbsc_formula():
     P5). Partial sums of a reduction longer than ``max_k`` are added outside the array.
     """
     try:
-        from hw.dbsc import DBSCArray, Mode
+        from hw.dbsc import DBSCTiming, Mode
     except ImportError:
-        return None
-    if not hasattr(DBSCArray, "ideal_cycles"):
         return None
     arrays = {}
 
@@ -104,7 +102,7 @@ def dbsc_formula():
             raise ValueError(f"high_rows={high_rows} + low_rows={low_rows} must equal m={m}")
         array = arrays.get(d)
         if array is None:
-            array = arrays[d] = DBSCArray(d)
+            array = arrays[d] = DBSCTiming(d)
         tokens = [d.slices_high] * high_rows + [d.slices_low] * low_rows
         k_parts = math.ceil(k / d.max_k)
         k_sizes = [k // k_parts + (1 if i < k % k_parts else 0) for i in range(k_parts)]

