@@ -80,6 +80,16 @@ _ICE40_CAPACITY = {"lut": 5280, "dsp": 8, "bram": 30}
 # the same load as constraints/osu018.sdc puts on the outputs.
 _ASIC_DRIVER = "INVX1"
 _ASIC_LOAD_PF = 0.01
+# OSU018 has no SRAM macros, so memories become flip-flops; beyond this many bits that would
+# be neither a meaningful area nor a tractable run.
+_ASIC_MAX_MEMORY_BITS = 16384
+# The map_luts step of synth_ecp5 / synth_ice40 with ABC in place of ABC9.
+_CLASSIC_LUT_MAPPING = {
+    "ecp5": "techmap -map +/lattice/latches_map.v\nabc -lut 4:7 -dress\nclean",
+    "ice40": "techmap -map +/ice40/latches_map.v\nabc -lut 4 -dress\n"
+             "ice40_wrapcarry -unwrap\ntechmap -map +/ice40/ff_map.v\nclean\n"
+             "opt_lut -tech ice40",
+}
 _HARNESS_TOP = "harness"
 
 
@@ -111,10 +121,12 @@ def _flow_fingerprint() -> str:
     edits elsewhere (reports, command line) keep the cache."""
     digest = hashlib.sha256()
     for function in (_run, _yosys, _stat_modules, _own_kinds, _sum_kinds, _is_flop, _group,
-                     _mem_bits, _generic, _fpga_counts, _critical_path, _fpga, _asic,
+                     _mem_bits, _generic, _fpga_counts, _critical_path, _fpga,
+                     _rtlil_memory_bits, _asic,
                      _run_uncached):
         digest.update(inspect.getsource(function).encode())
-    digest.update(repr((TARGETS, _ICE40_CAPACITY, _ASIC_DRIVER, _ASIC_LOAD_PF)).encode())
+    digest.update(repr((TARGETS, _ICE40_CAPACITY, _ASIC_DRIVER, _ASIC_LOAD_PF,
+                        _ASIC_MAX_MEMORY_BITS, _CLASSIC_LUT_MAPPING)).encode())
     for path in sorted([Path(__file__).with_name("harness.py"), *CONSTRAINTS.glob("*")]):
         if path.is_file():
             digest.update(path.name.encode() + path.read_bytes())
@@ -286,15 +298,13 @@ write_json netlist.json
     try:
         _yosys(workdir, script.format(mapping=synth_cmd))
     except FlowError as e:
-        # Yosys 0.70's ABC9 trips an assertion on some designs whose block is kept as its own
-        # module; the classic ABC LUT mapping (what synth_ecp5 used before ABC9) does not.
-        if family != "ecp5" or "Assert" not in str(e):
+        # Yosys 0.70's ABC9 trips assertions on some designs whose block is kept as its own
+        # module; the classic ABC LUT mapping (what both flows used before ABC9) does not.
+        if "Assert" not in str(e):
             raise
-        _yosys(workdir, script.format(mapping=f"""{synth_cmd} -run :map_luts
-techmap -map +/lattice/latches_map.v
-abc -lut 4:7 -dress
-clean
-{synth_cmd} -run map_cells:"""))
+        _yosys(workdir, script.format(mapping=f"{synth_cmd} -run :map_luts\n"
+                                              f"{_CLASSIC_LUT_MAPPING[family]}\n"
+                                              f"{synth_cmd} -run map_cells:"))
         note = "LUTs mapped with ABC instead of ABC9 (Yosys ABC9 assertion on this design)"
     modules = _stat_modules(workdir / "stat.json")
     kinds = _own_kinds(modules, dut)
@@ -326,7 +336,18 @@ clean
     return result
 
 
+def _rtlil_memory_bits(text: str) -> int:
+    return sum(int(width) * int(size) for width, size in
+               re.findall(r"^\s*memory width (\d+) size (\d+)", text, re.MULTILINE))
+
+
 def _asic(design: Design, workdir: Path, fetch: bool) -> dict:
+    memory_bits = _rtlil_memory_bits(design.rtlil)
+    if memory_bits > _ASIC_MAX_MEMORY_BITS:
+        return {"status": "skipped",
+                "message": f"{memory_bits} memory bits would become flip-flops (OSU018 has no "
+                           f"SRAM macros; limit {_ASIC_MAX_MEMORY_BITS}); see the generic "
+                           f"target's logic figures"}
     liberty = tools.osu018_liberty(fetch=fetch)
     sta = tools.opensta(fetch=fetch)
     shutil.copy(liberty, workdir / "cells.lib")
