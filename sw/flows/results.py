@@ -53,6 +53,14 @@ def _metric(targets, target, key):
     return row[key]
 
 
+def _load(run) -> str:
+    """The machine's load while measuring: other work on the same cores stretches wall time."""
+    if run.get("load_average") is None:
+        return ""
+    return (f", 5-minute load average {run['load_average']} at the end on {run['cpus']} "
+            f"cores")
+
+
 def _synth_section(rows, run) -> list[str]:
     out = ["## Area and timing of every block", ""]
     if run:
@@ -60,8 +68,8 @@ def _synth_section(rows, run) -> list[str]:
                 f"`{run['config_hash']}`, clock target {run['clock_mhz']:g} MHz). Wall time "
                 f"**{run['wall_seconds']:.0f} s** on {run['jobs']} parallel jobs, "
                 f"{run['cached']} of {len(rows)} results reused from the cache "
-                f"(`build/synth/cache`); the full per-target table is `build/reports/synth.md`.",
-                ""]
+                f"(`build/synth/cache`){_load(run)}; the full per-target table is "
+                f"`build/reports/synth.md`.", ""]
     out += ["Kinds of figure: cells, flip-flops, memory bits, transistors and depth are a "
             f"**{LABELS['generic']}** (depth in gates, transistors from `stat -tech cmos`, "
             "memories unmapped and counted apart); LUT, DSP and Fmax are "
@@ -173,7 +181,7 @@ def _sweep_section(summary, sweep_rows, png) -> list[str]:
                 f"{len(summary['rejected'])} combinations rejected by the config. Last run: "
                 f"{summary['run']} computed, {summary['skipped_done']} already in the CSV, "
                 f"{summary['wall_seconds']:.0f} s wall. Mean wall time of one (point, module) "
-                f"on all targets: **{summary['mean_point_seconds']} s**.", ""]
+                f"on all targets: **{summary['mean_point_seconds']} s**{_load(summary)}.", ""]
     if png:
         out += [f"![Pareto plot: throughput per area against Fmax]({png})", ""]
     columns = list(sweep_rows[0])

@@ -12,6 +12,7 @@ drawn from the whole CSV.
 import csv
 import itertools
 import json
+import os
 import threading
 import time
 import tomllib
@@ -279,6 +280,7 @@ def main(args, config) -> int:
     png = plot_pareto(args.out, args.out.with_suffix(".png"))
     seconds = [float(r["seconds"]) for r in _read_csv(args.out) if r["seconds"]]
     summary.update(spec=str(args.spec), base_config=config.name, csv=str(args.out),
+                   load_average=round(os.getloadavg()[1], 1), cpus=os.cpu_count(),
                    png=str(png) if png else None,
                    mean_point_seconds=round(sum(seconds) / len(seconds), 2) if seconds else None)
     args.out.with_suffix(".json").write_text(json.dumps(summary, indent=1) + "\n")

@@ -29,6 +29,7 @@ import functools
 import hashlib
 import inspect
 import json
+import os
 import re
 import shutil
 import subprocess
@@ -609,7 +610,9 @@ def main(args, config) -> int:
     (args.out / "synth_run.json").write_text(json.dumps({
         "command": command, "config": config.name, "config_hash": config.hash,
         "clock_mhz": config.top.clock_mhz, "wall_seconds": round(wall, 1), "jobs": args.jobs,
-        "cached": cached, "blocks": names, "targets": targets}, indent=1) + "\n")
+        "cached": cached, "blocks": names, "targets": targets,
+        "load_average": round(os.getloadavg()[1], 1), "cpus": os.cpu_count()},
+        indent=1) + "\n")
 
     table = Table(title=f"sdproc synth: {config.build_name}, {wall:.0f} s ({md_path})")
     for column in ("block", "target", "cells", "ff", "mem bits", "transistors", "depth", "LUT",
