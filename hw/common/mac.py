@@ -31,7 +31,8 @@ class SignedMAC(wiring.Component):
     a : ``In(a_width)``
     a_signed : ``In(1)``
     b : ``In(signed(b_width))``
-    shift : ``In(range(max_shift + 1))``
+    shift : ``In(range(max(max_shift, 1) + 1))``
+        Ignored when ``max_shift`` is 0.
     clear : ``In(1)``
         Start a new sum with this product instead of adding to ``acc``.
     en : ``In(1)``
@@ -60,7 +61,8 @@ class SignedMAC(wiring.Component):
             "a": In(unsigned(a_width)),
             "a_signed": In(1),
             "b": In(signed(b_width)),
-            "shift": In(range(max_shift + 1)),
+            # At least one bit: a zero-width port becomes an ill-formed ``[-1:0]`` Verilog wire.
+            "shift": In(range(max(max_shift, 1) + 1)),
             "clear": In(1),
             "en": In(1),
             "acc": Out(signed(acc_width)),

@@ -177,8 +177,10 @@ class DBSCArray(TimingModel, wiring.Component):
         hold_valid = Signal()
         hold_act = Signal(unsigned(act_bits * rows))
         hold_slices = Signal(range(self.slices_high + 1))
-        hold_step = Signal(range(self.slices_high))
-        hold_shift = Signal(range(self.max_shift + 1))
+        # At least one bit each (the baseline has one slice): zero-width signals are emitted as
+        # ill-formed ``[-1:0]`` Verilog wires.
+        hold_step = Signal(range(max(self.slices_high, 2)))
+        hold_shift = Signal(range(max(self.max_shift, 1) + 1))
         hold_first = Signal()
         hold_last = Signal()
         hold_swap = Signal()

@@ -20,7 +20,9 @@ def slice_layout(lane_bits, max_shift):
     """
     return data.StructLayout({
         "value": unsigned(lane_bits),
-        "shift": range(max_shift + 1),
+        # At least one bit, like SignedMAC.shift: a zero-width field would be emitted as an
+        # ill-formed ``[-1:0]`` wire.
+        "shift": range(max(max_shift, 1) + 1),
         "top": 1,
         "first": 1,
         "last": 1,
