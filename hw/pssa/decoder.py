@@ -1,15 +1,15 @@
 from amaranth import Module, Mux, Signal
-from amaranth.lib import stream, wiring
-from amaranth.lib.memory import Memory
+from amaranth.lib import stream
 from amaranth.lib.wiring import In, Out
 
 from .chunk import ChunkParser
-from .layouts import ErrorCode, Policy, PSSALayouts
+from .layouts import ErrorCode, Policy
+from .side import CodecSide
 
 __all__ = ["PSSADecoder"]
 
 
-class PSSADecoder(wiring.Component):
+class PSSADecoder(CodecSide):
     """Decodes one tile of the PSSA word stream back into pruned score rows.
 
     The exact inverse of :class:`hw.pssa.PSSAEncoder` (and of :func:`sw.golden.pssa.encode`):
@@ -53,29 +53,11 @@ class PSSADecoder(wiring.Component):
     latency = 1
 
     def __init__(self, config):
-        p = config.pssa
-        self.lanes = p.lanes
-        self.score_bits = p.score_bits
-        self.patch_rows = p.patch_rows
-        self.max_rows = p.max_rows
-        self.max_keys = p.max_keys
-        self.data_width = config.ema.data_width
-        self._config = config
-        self.layouts = layouts = PSSALayouts(config)
-        super().__init__({
+        super().__init__(config, lambda layouts, width: {
             "cmd": In(stream.Signature(layouts.decoder_command)),
-            "inp": In(stream.Signature(self.data_width)),
+            "inp": In(stream.Signature(width)),
             "scores": Out(stream.Signature(layouts.beat)),
-            "busy": Out(1),
-            "done": Out(1),
-            "error": Out(1),
-            "error_code": Out(ErrorCode),
         })
-
-    @property
-    def scores_per_cycle(self):
-        """Sustained scores per cycle on compressible data without backpressure."""
-        return self.lanes
 
     def elaborate(self, platform):
         m = Module()
@@ -84,10 +66,7 @@ class PSSADecoder(wiring.Component):
         capacity = width + p.max_chunk_bits
 
         m.submodules.parser = parser = ChunkParser(self._config)
-        m.submodules.reference = reference = Memory(
-            shape=lanes, depth=p.max_beats_per_row, init=[])
-        ref_read = reference.read_port(domain="comb")
-        ref_write = reference.write_port()
+        ref_read, ref_write = self.reference_bitmap(m)
 
         command = Signal(self.layouts.decoder_command)
         rows_left = Signal.like(command.n_rows)

@@ -1,15 +1,15 @@
 from amaranth import Module, Mux, Signal
-from amaranth.lib import stream, wiring
-from amaranth.lib.memory import Memory
+from amaranth.lib import stream
 from amaranth.lib.wiring import In, Out
 
 from .chunk import ChunkCoder
-from .layouts import ErrorCode, Policy, PSSALayouts
+from .layouts import ErrorCode, Policy
+from .side import CodecSide
 
 __all__ = ["PSSAEncoder"]
 
 
-class PSSAEncoder(wiring.Component):
+class PSSAEncoder(CodecSide):
     """Prunes, patch-XORs and codes one tile of attention scores into bus words.
 
     A tile is ``n_rows`` score rows of ``n_keys`` keys, rows in visit order (consecutive runs of
@@ -53,30 +53,12 @@ class PSSAEncoder(wiring.Component):
     latency = 2
 
     def __init__(self, config):
-        p = config.pssa
-        self.lanes = p.lanes
-        self.score_bits = p.score_bits
-        self.patch_rows = p.patch_rows
-        self.max_rows = p.max_rows
-        self.max_keys = p.max_keys
-        self.data_width = config.ema.data_width
-        self._config = config
-        self.layouts = layouts = PSSALayouts(config)
-        super().__init__({
+        super().__init__(config, lambda layouts, width: {
             "cmd": In(stream.Signature(layouts.encoder_command)),
             "scores": In(stream.Signature(layouts.beat)),
-            "out": Out(stream.Signature(self.data_width)),
+            "out": Out(stream.Signature(width)),
             "meta": Out(stream.Signature(layouts.metadata)),
-            "busy": Out(1),
-            "done": Out(1),
-            "error": Out(1),
-            "error_code": Out(ErrorCode),
         })
-
-    @property
-    def scores_per_cycle(self):
-        """Sustained scores per cycle on compressible data without backpressure."""
-        return self.lanes
 
     def elaborate(self, platform):
         m = Module()
@@ -85,10 +67,7 @@ class PSSAEncoder(wiring.Component):
         capacity = width + p.max_chunk_bits
 
         m.submodules.coder = coder = ChunkCoder(self._config)
-        m.submodules.reference = reference = Memory(
-            shape=lanes, depth=p.max_beats_per_row, init=[])
-        ref_read = reference.read_port(domain="comb")
-        ref_write = reference.write_port()
+        ref_read, ref_write = self.reference_bitmap(m)
 
         command = Signal(self.layouts.encoder_command)
         rows_left = Signal.like(command.n_rows)
