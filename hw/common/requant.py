@@ -32,10 +32,10 @@ class Requantizer(wiring.Component):
 
     Latency and throughput
     ----------------------
-    ``latency`` (1) cycle; one beat per cycle.
+    ``latency`` (2) cycles (round and shift, then saturate); one beat per cycle.
     """
 
-    latency = 1
+    latency = 2
 
     def __init__(self, acc_bits, out_bits, lanes=1, out_signed=True):
         errors = []
@@ -66,21 +66,25 @@ class Requantizer(wiring.Component):
         else:
             lo, hi = 0, (1 << self.out_bits) - 1
 
-        m.d.comb += self.i.ready.eq(~self.o.valid | self.o.ready)
-        with m.If(self.i.ready):
-            m.d.sync += self.o.valid.eq(self.i.valid)
+        # Two stages (round and shift, then saturate) that advance together; a stalled output
+        # freezes both, so nothing is lost and one beat per cycle flows otherwise.
+        advance = ~self.o.valid | self.o.ready
+        m.d.comb += self.i.ready.eq(advance)
+        shifted_valid = Signal()
+        with m.If(advance):
+            m.d.sync += [shifted_valid.eq(self.i.valid), self.o.valid.eq(shifted_valid)]
 
         # Half of the last dropped bit's weight, added before the shift: round half up.
         half = Signal(unsigned(self.acc_bits), name="half")
         m.d.comb += half.eq((1 << self.shift) >> 1)
         for lane in range(self.lanes):
-            rounded = Signal(signed(self.acc_bits + 1), name=f"rounded_{lane}")
-            m.d.comb += rounded.eq((self.i.payload[lane] + half) >> self.shift)
-            with m.If(self.i.valid & self.i.ready):
-                with m.If(rounded > hi):
+            shifted = Signal(signed(self.acc_bits + 1), name=f"shifted_{lane}")
+            with m.If(advance):
+                m.d.sync += shifted.eq((self.i.payload[lane] + half) >> self.shift)
+                with m.If(shifted > hi):
                     m.d.sync += self.o.payload[lane].eq(hi)
-                with m.Elif(rounded < lo):
+                with m.Elif(shifted < lo):
                     m.d.sync += self.o.payload[lane].eq(lo)
                 with m.Else():
-                    m.d.sync += self.o.payload[lane].eq(rounded)
+                    m.d.sync += self.o.payload[lane].eq(shifted)
         return m
