@@ -1,4 +1,4 @@
-from amaranth import Const, Module, Mux, Signal
+from amaranth import Const, Module, Mux, Signal, signed
 from amaranth.lib import stream, wiring
 from amaranth.lib.wiring import In, Out
 
@@ -16,6 +16,10 @@ __all__ = ["EMAController"]
 # what a DMA engine moving tensors asks for.
 AXCACHE = 0b0011
 AXPROT = 0b000
+
+# Multiplier bits the window check consumes per cycle: two chained adds per step keep the
+# check off the critical path without stretching it over one cycle per bit.
+MUL_DIGIT_BITS = 2
 
 
 class EMAController(wiring.Component):
@@ -82,9 +86,11 @@ class EMAController(wiring.Component):
 
     Latency and throughput
     ----------------------
-    ``issue_latency`` (4) cycles from a descriptor handshake (counting its cycle) to its first
-    ``AxVALID``. Up to ``outstanding`` bursts per direction in flight, one data beat per
-    cycle; address issue overlaps the data of earlier bursts. A new descriptor is accepted in
+    ``issue_latency`` cycles from a descriptor handshake (counting its cycle) to its first
+    ``AxVALID``: ``4 + check_cycles``, where ``check_cycles = ceil(rows_bits / 2) + 3`` (11 with
+    the default 16-bit ``rows``, so 15 in all) is the window check's multiply-and-compare
+    pipeline. Up to ``outstanding`` bursts per direction in flight, one data beat per cycle;
+    address issue overlaps the data of earlier bursts. A new descriptor is accepted in
     the cycle after the previous status handshake.
     """
 
@@ -119,9 +125,11 @@ class EMAController(wiring.Component):
             self.words_bits = 0
         members["status"] = Out(stream.Signature(status_layout(self.words_bits)))
         super().__init__(members)
-
-    #: Descriptor handshake -> CHECK -> planner state -> planned burst -> address register.
-    issue_latency = 1 + BurstPlanner.latency + 1
+        #: Cycles of the ``MEASURE`` state: one that registers the factors, the shift-add
+        #: steps, then the window end, then the window comparison.
+        self.check_cycles = -(-ema.rows_bits // MUL_DIGIT_BITS) + 3
+        #: Handshake -> MEASURE -> CHECK -> planner state -> planned burst -> address register.
+        self.issue_latency = 1 + self.check_cycles + BurstPlanner.latency + 1
 
     def elaborate(self, platform):
         m = Module()
@@ -173,21 +181,58 @@ class EMAController(wiring.Component):
         base = self.window_base[tclass]
         limit = self.window_limit[tclass]
         empty = (desc.rows == 0) | (desc.row_bytes == 0)
+
+        # The window check's products are computed over the MEASURE state, MSB-first, a
+        # digit of ``rows - 1`` per cycle: done in one cycle they were the longest path of the
+        # processor. ``span`` is ``(rows - 1) * stride``.
+        steps = -(-ema.rows_bits // MUL_DIGIT_BITS)
+        multiplier = Signal(steps * MUL_DIGIT_BITS)
+        digit = multiplier[-MUL_DIGIT_BITS:]
+        measure = Signal(range(self.check_cycles + 1))
+        span = Signal(ema.rows_bits + ema.addr_width)
+        products = [(span, desc.stride)]
         # Wide enough that no descriptor wraps around the address space unnoticed.
-        last_byte = desc.addr + (desc.rows - 1) * desc.stride + desc.row_bytes - 1
+        last_byte = Signal(ema.rows_bits + ema.addr_width + 2)
+        # ``addr + row_bytes - 1`` and ``addr - 1`` depend on the descriptor only; registering
+        # them leaves one add between ``span`` and ``last_byte``.
+        row_end = Signal.like(last_byte)
+        addr_m1 = Signal(signed(ema.addr_width + 1))
+        m.d.sync += [row_end.eq(desc.addr + desc.row_bytes - 1), addr_m1.eq(desc.addr - 1)]
+        next_last_byte = row_end + span
         misshaped = Const(0)
         if self.sas_codec:
-            codec = self._sas_codec(m, desc, is_write, coded_words)
+            codec = self._sas_codec(m, desc, is_write, coded_words, products)
             empty |= sas & ~is_write & (desc.stride == 0)
             misshaped = sas & codec["misshaped"]
-            last_byte = Mux(sas, desc.addr + (codec["reserved_words"] << shift) - 1, last_byte)
-        outside = (desc.addr < base) | (last_byte > limit)
+            next_last_byte = Mux(sas, addr_m1 + (codec["reserved_words"] << shift),
+                                 next_last_byte)
+        outside = Signal()
+        m.d.sync += [
+            last_byte.eq(next_last_byte),
+            outside.eq((desc.addr < base) | (last_byte > limit)),
+        ]
 
         with m.FSM(name="fsm"):
             with m.State("IDLE"):
                 m.d.comb += self.desc.ready.eq(1)
                 with m.If(self.desc.valid):
-                    m.d.sync += desc.eq(self.desc.payload)
+                    m.d.sync += [
+                        desc.eq(self.desc.payload),
+                        multiplier.eq(self.desc.payload.rows - 1),
+                        measure.eq(self.check_cycles),
+                    ]
+                    m.d.sync += [product.eq(0) for product, _ in products]
+                    m.next = "MEASURE"
+            with m.State("MEASURE"):
+                # A cycle for the registered factors, ``steps`` shift-add steps, then
+                # ``last_byte``, then ``outside`` settle.
+                m.d.sync += measure.eq(measure - 1)
+                with m.If((measure > 2) & (measure < self.check_cycles)):
+                    m.d.sync += multiplier.eq(multiplier << MUL_DIGIT_BITS)
+                    for product, factor in products:
+                        m.d.sync += product.eq((product << MUL_DIGIT_BITS) + sum(
+                            Mux(digit[k], factor << k, 0) for k in range(MUL_DIGIT_BITS)))
+                with m.If(measure == 1):
                     m.next = "CHECK"
             with m.State("CHECK"):
                 m.d.sync += coded_words.eq(0)
@@ -329,10 +374,12 @@ class EMAController(wiring.Component):
         self._count(m, desc, ax_valid & ax_ready, r_fire, w_fire, reader.bus_bytes)
         return m
 
-    def _sas_codec(self, m, desc, is_write, coded_words):
+    def _sas_codec(self, m, desc, is_write, coded_words, products):
         """The PSSA encoder on the write side, the decoder on the read side, and the planner
         of their coded runs. For SAS descriptors ``rows`` is the tile's query rows,
-        ``row_bytes`` its keys and, for reads, ``stride`` its coded length in words."""
+        ``row_bytes`` its keys and, for reads, ``stride`` its coded length in words.
+        Appends to ``products`` the ``(register, factor)`` pair whose product with
+        ``rows - 1`` the window bound needs."""
         from hw.pssa import PSSADecoder, PSSAEncoder
 
         ema, pssa = self._ema, self._config.pssa
@@ -368,8 +415,18 @@ class EMAController(wiring.Component):
         # The window a SAS write reserves is a bound on its coded length that needs no
         # division: a row of k keys in ceil(k / lanes) beats codes to at most
         # k * (score_bits + 2) + lanes bits (flag and XOR bits plus every value kept).
-        reserved_bits = desc.rows * (desc.row_bytes * (pssa.score_bits + 2) + pssa.lanes)
-        write_words = (reserved_bits + ema.data_width - 1) >> (ema.data_width.bit_length() - 1)
+        # ``rows * row_bits`` is ``(rows - 1) * row_bits`` from the controller's multiplier
+        # plus one more row; ``row_bits`` and the rounding term are registered because they
+        # depend on the descriptor only.
+        row_bits = Signal(ema.row_bytes_bits + (pssa.score_bits + 2).bit_length() + 1)
+        rounding = Signal.like(row_bits)
+        m.d.sync += [
+            row_bits.eq(desc.row_bytes * (pssa.score_bits + 2) + pssa.lanes),
+            rounding.eq(row_bits + ema.data_width - 1),
+        ]
+        tile_bits = Signal(ema.rows_bits + len(row_bits))
+        products.append((tile_bits, row_bits))
+        write_words = (tile_bits + rounding) >> (ema.data_width.bit_length() - 1)
         return {
             "misshaped": ((desc.rows > pssa.max_rows) | (desc.row_bytes > pssa.max_keys) |
                           (desc.addr[:ema.beat_shift] != 0) |
