@@ -22,8 +22,10 @@ ITEM_BITS = [4, 24, 32, 64, 96, 200]
 
 
 class _ReaderBench(wiring.Component):
-    def __init__(self, item_bits, init):
-        self.reader = BufferReader(item_bits, WORD, ADDR, 16)
+    """A reader (``BufferReader`` or ``RowMajorReader``) on a memory holding ``init``."""
+
+    def __init__(self, item_bits, init, reader_class=BufferReader):
+        self.reader = reader_class(item_bits, WORD, ADDR, 16)
         self.mem = Memory(shape=WORD, depth=DEPTH, init=init)
         super().__init__({})
 
@@ -171,22 +173,6 @@ def test_writer_suppresses_writes_at_or_past_the_limit():
     run_simulation(bench, tb, deadline_cycles=1000)
 
 
-class _RowMajorBench(wiring.Component):
-    def __init__(self, item_bits, init):
-        self.reader = RowMajorReader(item_bits, WORD, ADDR, 16)
-        self.mem = Memory(shape=WORD, depth=DEPTH, init=init)
-        super().__init__({})
-
-    def elaborate(self, platform):
-        m = Module()
-        m.submodules.reader = self.reader
-        m.submodules.mem = self.mem
-        port = self.mem.read_port()
-        m.d.comb += [port.addr.eq(self.reader.rd_addr), port.en.eq(self.reader.rd_en),
-                     self.reader.rd_data.eq(port.data)]
-        return m
-
-
 def _row_major_items(words, base, row_words, rows, chunks, item_bits):
     out = []
     for j in range(chunks):
@@ -203,7 +189,7 @@ def _row_major_items(words, base, row_words, rows, chunks, item_bits):
 def test_row_major_reader_streams_chunks_of_rows(item_bits, gap):
     r = random.Random(item_bits * 5 + int(gap * 10))
     init = [r.getrandbits(WORD) for _ in range(DEPTH)]
-    bench = _RowMajorBench(item_bits, init)
+    bench = _ReaderBench(item_bits, init, RowMajorReader)
     reader = bench.reader
     per_item = max(1, item_bits // WORD)
     runs = [(0, 1, 1, 1), (3, 2, 5, 3), (7, 3, 4, 6 // per_item), (1, 4, 6, 4 // per_item)]
