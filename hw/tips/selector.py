@@ -3,7 +3,7 @@ from amaranth.lib import data, enum, stream, wiring
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
-from .lanesum import MaskedLaneSum
+from .lanesum import MaskedLaneSum, tree_sum
 
 __all__ = ["Mode", "TIPS", "tile_cycles", "command_layout", "status_layout",
            "bitmap_read_signature"]
@@ -53,7 +53,7 @@ def _or_all(values):
 def tile_cycles(tips_cfg, mode, pixels):
     """Cycles from the ``cmd`` handshake to ``status.valid`` of :class:`TIPS` for a valid
     command, with ``probs`` always valid and ``bitmap`` always ready."""
-    cycles = pixels * tips_cfg.beats_per_pixel + 1 + pixels + 4
+    cycles = pixels * tips_cfg.beats_per_pixel + MaskedLaneSum.latency + pixels + 4
     if Mode(mode) == Mode.RATIO:
         cycles += tips_cfg.search_passes * (pixels + 3)
     return cycles
@@ -119,11 +119,14 @@ class TIPS(wiring.Component):
     The accumulation pass accepts one ``probs`` beat (``lanes`` probabilities) per cycle,
     sustained. :meth:`tile_cycles` gives the exact cycles from the ``cmd`` handshake to
     ``status.valid`` when ``probs`` never idles and ``bitmap`` never stalls:
-    ``pixels * beats_per_pixel + 1`` (accumulation and its drain), plus
+    ``pixels * beats_per_pixel + MaskedLaneSum.latency`` (accumulation and its drain), plus
     ``search_passes * (pixels + 3)`` in ratio mode (cut search), plus ``pixels + 4``
     (selection and bitmap flush). The search and selection passes read one importance per
     cycle through a pipeline of three (search: four) stages.
     """
+
+    #: Bits of ``pixels`` per partial product of the ``need`` multiplier (see ``elaborate``).
+    need_digit_bits = 4
 
     def __init__(self, config):
         self.cfg = config.tips
@@ -168,10 +171,21 @@ class TIPS(wiring.Component):
         tau = Signal(importance_shape)
         ratio = Signal.like(self.cmd.payload.ratio)
         mask = Signal(cfg.tokens)
-        # ceil(ratio * pixels / 2^ratio_bits), from registers and registered: the multiplier is
-        # off every other path, and ``need`` is first used passes later.
+        # ceil(ratio * pixels / 2^ratio_bits) in three registered stages from the registered
+        # ``ratio`` and ``pixels``: partial products of ``need_digit_bits``-bit digits of
+        # ``pixels``, their sum, then the rounding. Without DSPs the whole multiplier and adder
+        # take over a cycle; ``need`` is first used in the search, at least six cycles after the
+        # command is accepted.
+        digit = self.need_digit_bits
+        partials = []
+        for i, low in enumerate(range(0, len(pixels), digit)):
+            partial = Signal(len(ratio) + digit, name=f"need_partial_{i}")
+            m.d.sync += partial.eq(ratio * pixels[low:low + digit])
+            partials.append(partial << low)
+        product = Signal(len(ratio) + len(pixels))
+        m.d.sync += product.eq(tree_sum(partials))
         need = Signal(count_shape)
-        m.d.sync += need.eq((ratio * pixels + (cfg.ratio_one - 1)) >> cfg.ratio_bits)
+        m.d.sync += need.eq((product + (cfg.ratio_one - 1)) >> cfg.ratio_bits)
 
         # Accumulation pass -------------------------------------------------------------------
         beat = Signal(range(max(cfg.beats_per_pixel, 2)))
@@ -198,13 +212,21 @@ class TIPS(wiring.Component):
             m.d.sync += [lane_mask.eq(lane_masks.word_select(next_beat, cfg.lanes)),
                          next_beat.eq(Mux(next_beat == cfg.beats_per_pixel - 1, 0,
                                           next_beat + 1))]
-        sum_valid = Signal()
-        sum_first = Signal()
-        sum_last = Signal()
-        sum_pixel = Signal(range(cfg.max_pixels))
-        m.d.sync += sum_valid.eq(accepted)
-        with m.If(accepted):
-            m.d.sync += [sum_first.eq(beat == 0), sum_last.eq(last_beat), sum_pixel.eq(pixel)]
+        # Each beat's position travels beside it through the ``lane_sum.latency`` stages; the
+        # last stage's copy comes with ``lane_sum.sum``.
+        sum_valid, sum_first, sum_last, sum_pixel = accepted, beat == 0, last_beat, pixel
+        in_flight = []
+        for stage in range(lane_sum.latency):
+            if stage:
+                in_flight.append(sum_valid)
+            staged = (Signal(name=f"sum_valid_{stage}"), Signal(name=f"sum_first_{stage}"),
+                      Signal(name=f"sum_last_{stage}"),
+                      Signal(range(cfg.max_pixels), name=f"sum_pixel_{stage}"))
+            m.d.sync += [reg.eq(value) for reg, value in
+                         zip(staged, (sum_valid, sum_first, sum_last, sum_pixel))]
+            sum_valid, sum_first, sum_last, sum_pixel = staged
+        # A beat is still ahead of ``sum`` in the lane sum.
+        draining = _or_all(in_flight) if in_flight else Const(0)
         partial = Signal(importance_shape)
         running = Signal(importance_shape)
         m.d.comb += running.eq(Mux(sum_first, 0, partial) + lane_sum.sum)
@@ -340,12 +362,14 @@ class TIPS(wiring.Component):
                             m.next = "DRAIN"
 
             with m.State("DRAIN"):
-                # The last pixel's importance is written at the end of this cycle.
+                # The last pixel's importance is written at the end of the cycle its last beat
+                # reaches ``sum``, when no beat is left ahead of it.
                 m.d.comb += self.busy.eq(1)
-                with m.If(mode == Mode.RATIO):
-                    m.next = "SEARCH"
-                with m.Else():
-                    m.next = "SELECT"
+                with m.If(~draining):
+                    with m.If(mode == Mode.RATIO):
+                        m.next = "SEARCH"
+                    with m.Else():
+                        m.next = "SELECT"
 
             with m.State("SEARCH"):
                 m.d.comb += [self.busy.eq(1), read_advance.eq(1)]
@@ -366,11 +390,11 @@ class TIPS(wiring.Component):
                 with m.If(read_advance):
                     m.d.sync += [decided.eq(high_bit), decided_valid.eq(value_valid),
                                  decided_last.eq(value_valid & value_last)]
-                    with m.If(value_valid):
-                        m.d.sync += high.eq(high + high_bit)
-                        with m.If((mode == Mode.RATIO) & at_cut):
-                            m.d.sync += taken.eq(taken + 1)
+                    with m.If(value_valid & (mode == Mode.RATIO) & at_cut):
+                        m.d.sync += taken.eq(taken + 1)
                 with m.If(read_advance & decided_valid):
+                    # Counted from the registered decision: the comparisons end a cycle before.
+                    m.d.sync += high.eq(high + decided)
                     with m.If((lane == cfg.lanes - 1) | decided_last):
                         m.d.comb += emit.eq(1)
                         m.d.sync += [word.eq(0), lane.eq(0), word_addr.eq(word_addr + 1)]

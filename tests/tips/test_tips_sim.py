@@ -42,11 +42,26 @@ def test_masked_lane_sum(value_bits, lanes):
             ctx.set(dut.mask, mask)
             ctx.set(dut.en, 1)
             await ctx.tick()
+            ctx.set(dut.en, 0)
+            # A later beat without ``en`` must not reach the sum.
+            ctx.set(dut.values, layout.const([top] * lanes))
+            ctx.set(dut.mask, (1 << lanes) - 1)
+            await ctx.tick().repeat(dut.latency - 1)
             expected = sum(int(v) for j, v in enumerate(beat) if mask >> j & 1)
             assert ctx.get(dut.sum) == expected
-            ctx.set(dut.en, 0)
             await ctx.tick()
             assert ctx.get(dut.sum) == expected, "sum must hold while en is low"
+        # Back to back: one beat per cycle, each sum ``latency`` cycles after its beat.
+        sums = [sum(int(v) for j, v in enumerate(beat) if mask >> j & 1)
+                for beat, mask in zip(beats, masks)]
+        ctx.set(dut.en, 1)
+        for cycle in range(len(beats) + dut.latency):
+            if cycle < len(beats):
+                ctx.set(dut.values, layout.const([int(v) for v in beats[cycle]]))
+                ctx.set(dut.mask, masks[cycle])
+            await ctx.tick()
+            if cycle >= dut.latency - 1 and cycle - dut.latency + 1 < len(beats):
+                assert ctx.get(dut.sum) == sums[cycle - dut.latency + 1]
 
     run_simulation(dut, tb, deadline_cycles=10 * len(beats))
 
