@@ -6,14 +6,21 @@ __all__ = ["SignedMAC"]
 
 
 class SignedMAC(wiring.Component):
-    """A multiply-accumulate unit with run-time operand signedness and product shift.
+    """A pipelined multiply-accumulate unit with run-time operand signedness and product
+    shift.
 
     This is the one datapath every PE array shares. The bit-slice array feeds it one
     activation slice per cycle (``a_signed`` set only for the top slice, ``shift`` the slice's
     weight ``k * i``); the bit-parallel baseline feeds it whole activations with ``shift = 0``.
 
-    ``acc <= (clear ? 0 : acc) + (a * b) << shift`` on each cycle with ``en`` set, where ``a``
-    is read as two's complement when ``a_signed`` is set and as unsigned otherwise.
+    For the operands presented on each cycle with ``advance`` and ``en`` set,
+    ``acc <= (clear ? 0 : acc) + (a * b) << shift``, where ``a`` is read as two's complement
+    when ``a_signed`` is set and as unsigned otherwise. The sum lands ``latency`` advancing
+    cycles later; operands presented with ``en`` low leave ``acc`` as it is.
+
+    Three stages, so that neither the multiplier nor the accumulator carry chain shares a
+    cycle with the other or with the caller's operand selection: the operands are registered,
+    then the product, then the shifted product is added.
 
     Parameters
     ----------
@@ -36,14 +43,18 @@ class SignedMAC(wiring.Component):
     clear : ``In(1)``
         Start a new sum with this product instead of adding to ``acc``.
     en : ``In(1)``
+        The operands are a product to accumulate (otherwise a bubble).
+    advance : ``In(1)``
+        Every stage, ``acc`` included, moves only while it is set: a stalled caller freezes
+        the products in flight with it.
     acc : ``Out(signed(acc_width))``
 
     Latency and throughput
     ----------------------
-    ``latency`` (1) cycle from operands to ``acc``; one MAC per cycle.
+    ``latency`` (3) advancing cycles from operands to ``acc``; one MAC per cycle.
     """
 
-    latency = 1
+    latency = 3
 
     def __init__(self, a_width, b_width, acc_width, max_shift=0):
         if min(a_width, b_width) < 1 or acc_width < a_width + b_width or max_shift < 0:
@@ -65,22 +76,50 @@ class SignedMAC(wiring.Component):
             "shift": In(range(max(max_shift, 1) + 1)),
             "clear": In(1),
             "en": In(1),
+            "advance": In(1),
             "acc": Out(signed(acc_width)),
         })
 
     def elaborate(self, platform):
         m = Module()
-        # One extra bit lets a single signed multiplier serve both readings of ``a``.
+        step = self.advance
+
+        # Operand stage. One extra bit lets a single signed multiplier serve both readings
+        # of ``a``.
         a_ext = Signal(signed(self.a_width + 1))
+        b = Signal(signed(self.b_width))
+        shift_1 = Signal.like(self.shift)
+        clear_1 = Signal()
+        en_1 = Signal()
         sign = self.a[-1] & self.a_signed
-        m.d.comb += a_ext.eq(Mux(sign, self.a.as_signed(), self.a))
+        with m.If(step):
+            m.d.sync += [
+                a_ext.eq(Mux(sign, self.a.as_signed(), self.a)),
+                b.eq(self.b),
+                shift_1.eq(self.shift),
+                clear_1.eq(self.clear),
+                en_1.eq(self.en),
+            ]
+
+        # Product stage.
         product = Signal(signed(self.a_width + 1 + self.b_width))
-        m.d.comb += product.eq(a_ext * self.b)
+        shift_2 = Signal.like(self.shift)
+        clear_2 = Signal()
+        en_2 = Signal()
+        with m.If(step):
+            m.d.sync += [
+                product.eq(a_ext * b),
+                shift_2.eq(shift_1),
+                clear_2.eq(clear_1),
+                en_2.eq(en_1),
+            ]
+
+        # Accumulate stage.
         if self.max_shift:
-            addend = product << self.shift
+            addend = product << shift_2
         else:
             addend = product
-        base = Mux(self.clear, 0, self.acc)
-        with m.If(self.en):
+        base = Mux(clear_2, 0, self.acc)
+        with m.If(step & en_2):
             m.d.sync += self.acc.eq(base + addend)
         return m

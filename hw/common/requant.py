@@ -10,7 +10,7 @@ class Requantizer(wiring.Component):
 
     For each lane, ``out = clamp((acc + 2^(shift-1)) >> shift)`` (plain ``clamp(acc)`` when
     ``shift`` is 0), clamped to the signed or unsigned ``out_bits`` range. ``shift`` is set per
-    tile at run time and must hold while beats are in flight. The golden model is
+    tile at run time; each beat is shifted by the value it entered with. The golden model is
     :func:`sw.golden.common.requantize`.
 
     Parameters
@@ -32,10 +32,10 @@ class Requantizer(wiring.Component):
 
     Latency and throughput
     ----------------------
-    ``latency`` (2) cycles (round and shift, then saturate); one beat per cycle.
+    ``latency`` (3) cycles (round, shift, saturate); one beat per cycle.
     """
 
-    latency = 2
+    latency = 3
 
     def __init__(self, acc_bits, out_bits, lanes=1, out_signed=True):
         errors = []
@@ -66,21 +66,31 @@ class Requantizer(wiring.Component):
         else:
             lo, hi = 0, (1 << self.out_bits) - 1
 
-        # Two stages (round and shift, then saturate) that advance together; a stalled output
-        # freezes both, so nothing is lost and one beat per cycle flows otherwise.
+        # Three stages (round, shift, saturate), so that the rounding carry chain, the barrel
+        # shifter and the saturation compare each have a cycle; they advance together, and a
+        # stalled output freezes all of them, so nothing is lost and one beat per cycle flows
+        # otherwise.
         advance = ~self.o.valid | self.o.ready
         m.d.comb += self.i.ready.eq(advance)
+        rounded_valid = Signal()
         shifted_valid = Signal()
         with m.If(advance):
-            m.d.sync += [shifted_valid.eq(self.i.valid), self.o.valid.eq(shifted_valid)]
+            m.d.sync += [rounded_valid.eq(self.i.valid), shifted_valid.eq(rounded_valid),
+                         self.o.valid.eq(shifted_valid)]
 
+        # The shift travels with its beat to the shifter.
+        rounded_shift = Signal.like(self.shift)
+        with m.If(advance):
+            m.d.sync += rounded_shift.eq(self.shift)
         # Half of the last dropped bit's weight, added before the shift: round half up.
         half = Signal(unsigned(self.acc_bits), name="half")
         m.d.comb += half.eq((1 << self.shift) >> 1)
         for lane in range(self.lanes):
+            rounded = Signal(signed(self.acc_bits + 1), name=f"rounded_{lane}")
             shifted = Signal(signed(self.acc_bits + 1), name=f"shifted_{lane}")
             with m.If(advance):
-                m.d.sync += shifted.eq((self.i.payload[lane] + half) >> self.shift)
+                m.d.sync += [rounded.eq(self.i.payload[lane] + half),
+                             shifted.eq(rounded >> rounded_shift)]
                 with m.If(shifted > hi):
                     m.d.sync += self.o.payload[lane].eq(hi)
                 with m.Elif(shifted < lo):

@@ -38,9 +38,9 @@ class SlicePE(wiring.Component):
     Every slice goes through the one :class:`~hw.common.SignedMAC` (``mac``), whichever the
     dataflow, so synthesis keeps a single multiplier-accumulator per PE. Only the operand
     source differs: in WS the PE's stationary weight (``w_active``, with ``w_shadow`` loaded in
-    the background), in OS the weight streaming down the column (``w_in``). The cycle after a
-    ``last`` slice, ``psum_out`` takes ``acc + psum_in`` (WS: the column's partial sum) or
-    ``acc`` (OS: the finished output), and ``psum_valid`` pulses.
+    the background), in OS the weight streaming down the column (``w_in``). ``latency - 1``
+    cycles after a ``last`` slice, ``psum_out`` takes ``acc + psum_in`` (WS: the column's
+    partial sum) or ``acc`` (OS: the finished output), and ``psum_valid`` pulses.
 
     Every register advances only while ``advance`` is high, so the whole array stalls as one.
 
@@ -76,10 +76,12 @@ class SlicePE(wiring.Component):
     Latency and throughput
     ----------------------
     One slice per cycle. ``act_out``/``w_out`` lag by one cycle; ``psum_out`` is written
-    ``latency`` (2) cycles after the ``last`` slice enters (1 for the MAC, 1 for the sum).
+    ``latency`` (4) advancing cycles after the ``last`` slice enters
+    (``SignedMAC.latency`` for the MAC, 1 for the sum), and ``psum_in`` is read one cycle
+    before that.
     """
 
-    latency = 2
+    latency = SignedMAC.latency + 1
 
     def __init__(self, lane_bits, weight_bits, acc_bits, max_shift, has_ws=True, has_os=True):
         if not (has_ws or has_os):
@@ -144,17 +146,22 @@ class SlicePE(wiring.Component):
             mac.b.eq(weight),
             mac.shift.eq(act.shift),
             mac.clear.eq(act.first),
-            mac.en.eq(step & act.valid),
+            mac.en.eq(act.valid),
+            mac.advance.eq(step),
         ]
 
-        # ``mac.acc`` holds the finished sum for exactly the cycle after the last slice.
-        finished = Signal()
+        # ``mac.acc`` holds the finished sum ``mac.latency`` advancing cycles after the last
+        # slice and may take the next sum's first product one cycle later: the flag travels
+        # beside the slice's product to pick the sum up in that one cycle.
+        finishing = [Signal(name=f"finishing_{i}") for i in range(mac.latency)]
+        finished = finishing[-1]
         with m.If(step):
             m.d.sync += [
                 self.act_out.eq(act),
-                finished.eq(act.valid & act.last),
+                finishing[0].eq(act.valid & act.last),
                 self.psum_valid.eq(finished),
             ]
+            m.d.sync += [later.eq(earlier) for earlier, later in zip(finishing, finishing[1:])]
             with m.If(finished):
                 if self.has_ws:
                     chained = Mux(os_mode, 0, self.psum_in)

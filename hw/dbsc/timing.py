@@ -1,6 +1,7 @@
 """The DBSC array's cycle model: the formulas the RTL is checked against (docs/dbsc.md)."""
 
 from .command import Mode
+from .pe import SlicePE
 
 __all__ = ["TimingModel", "DBSCTiming", "ceil_div"]
 
@@ -16,13 +17,15 @@ class TimingModel:
 
     def ws_latency(self, slices):
         """Cycles from a WS token's (last chunk's) activation beat handshake to its result
-        beat's ``valid``, for a token of ``slices`` slices: the hold register, the slices, the
-        row and column skew, the PE's two registers and the accumulator stage."""
-        return slices + self.config.rows + self.config.cols + 1
+        beat's ``valid``, for a token of ``slices`` slices: the slices, the row and column skew
+        (``rows - 1 + cols - 1``), the PE (``SlicePE.latency``) and the accumulator stage."""
+        return slices + self.config.rows + self.config.cols - 1 + SlicePE.latency
 
     def os_latency(self, slices):
-        """Cycles from an OS group's last activation beat handshake to its first result row."""
-        return slices + self.config.cols + 3
+        """Cycles from an OS group's last activation beat handshake to its first result row:
+        the slices, the column skew (``cols - 1``), the PE (``SlicePE.latency``), the capture
+        flag and the output register."""
+        return slices + self.config.cols + 1 + SlicePE.latency
 
     def ideal_cycles(self, mode, k, slices_per_token, bitmap=True):
         """Cycles from the command handshake to the last result handshake when operands are
@@ -33,8 +36,8 @@ class TimingModel:
         WS: the first chunk's weights (``rows`` beats) load before the first token; every later
         chunk loads behind the current one, exact while each chunk's issue cycles (the sum of
         the token slice counts) are at least ``rows + cols + 1``. OS: exact while each group's
-        ``k * slices`` is at least ``rows + cols + 4``; shorter groups wait for the previous
-        group's readout.
+        ``k * slices`` is at least ``rows + cols + SlicePE.latency + 2``; shorter groups wait
+        for the previous group's readout.
         """
         rows = self.config.rows
         m = len(slices_per_token)

@@ -43,13 +43,14 @@ async def stream_passes_every_beat_in_order(dut):
 
 @cocotb.test()
 async def mac_matches_golden(dut):
-    """Full-range random operands, extremes, run-time signedness/shift switches, clears and
-    enable gaps, compared with the golden model every cycle."""
+    """Full-range random operands, extremes, run-time signedness/shift switches, clears,
+    enable gaps and pipeline stalls, compared with the golden model every cycle: a sum lands
+    ``latency`` advancing cycles after its operands."""
     args = test_args()
-    a_width, b_width, max_shift, acc_width = (args[k] for k in
-                                              ("a_width", "b_width", "max_shift", "acc_width"))
+    a_width, b_width, max_shift, acc_width, latency = (
+        args[k] for k in ("a_width", "b_width", "max_shift", "acc_width", "latency"))
     r = rng()
-    for port in (dut.a, dut.a_signed, dut.b, dut.shift, dut.clear, dut.en):
+    for port in (dut.a, dut.a_signed, dut.b, dut.shift, dut.clear, dut.en, dut.advance):
         port.value = 0
     await start(dut)
     b_min, b_max = -(1 << (b_width - 1)), (1 << (b_width - 1)) - 1
@@ -64,12 +65,18 @@ async def mac_matches_golden(dut):
                r.randint(0, max_shift), r.random() < 0.05, r.random() < 0.8)
               for _ in range(args["count"])]
     steps[0] = steps[0][:4] + (True, True)
+    # Bubbles at the end flush the pipeline, so that every sum is checked.
+    steps += [(0, 0, 0, 0, False, False)] * latency
 
     enabled = [s for s in steps if s[5]]
     expected = iter(mac_sequence(*(list(col) for col in zip(*[s[:5] for s in enabled])),
                                  a_width=a_width))
+    in_flight = []  # operand sets taken but not landed yet
     current = None
-    for a, a_signed, b, shift, clear, en in steps:
+    index = 0
+    while index < len(steps):
+        a, a_signed, b, shift, clear, en = steps[index]
+        advance = r.random() < 0.85
         await FallingEdge(dut.clk)
         dut.a.value = a
         dut.a_signed.value = a_signed
@@ -77,13 +84,17 @@ async def mac_matches_golden(dut):
         dut.shift.value = shift
         dut.clear.value = clear
         dut.en.value = en
+        dut.advance.value = advance
         await RisingEdge(dut.clk)
         await ReadOnly()
-        if en:
-            current = int(next(expected))
+        if advance:
+            in_flight.append(steps[index])
+            index += 1
+            if len(in_flight) >= latency and in_flight.pop(0)[5]:
+                current = int(next(expected))
         if current is not None:
             got = signed_value(int(dut.acc.value), acc_width)
-            assert got == current, f"step {(a, a_signed, b, shift, clear, en)}: {got} != {current}"
+            assert got == current, f"step {index}: {got} != {current}"
 
 
 @cocotb.test()

@@ -34,7 +34,7 @@ def test_mac(config_name, sim):
     run_cocotb(mac, "common_mac", MODULE, config, sim,
                test_args={"a_width": mac.a_width, "b_width": mac.b_width,
                           "max_shift": mac.max_shift, "acc_width": mac.acc_width,
-                          "count": 2000},
+                          "latency": mac.latency, "count": 2000},
                testcase="mac_matches_golden")
 
 

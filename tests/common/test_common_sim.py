@@ -79,10 +79,13 @@ def test_mac_rejects_narrow_accumulator():
         SignedMAC(a_width=4, b_width=8, acc_width=8)
 
 
+@pytest.mark.parametrize("stall", [0.0, 0.3])
 @pytest.mark.parametrize("a_width,b_width,max_shift", [(4, 8, 4), (2, 8, 10), (8, 8, 0)])
-def test_mac_every_operand_corner(a_width, b_width, max_shift):
+def test_mac_every_operand_corner(a_width, b_width, max_shift, stall):
     """Every a (both readings) against the extreme and unit weights at every shift, with
-    clears interleaved, against the golden model."""
+    clears and bubbles interleaved, one operand set per advancing cycle (and random stalls of
+    the whole pipeline), against the golden model: each sum appears ``latency`` advancing
+    cycles after its operands."""
     acc_width = a_width + b_width + max_shift + 8
     dut = SignedMAC(a_width, b_width, acc_width, max_shift)
     weights = [-(1 << (b_width - 1)), (1 << (b_width - 1)) - 1, -1, 0, 1]
@@ -91,31 +94,61 @@ def test_mac_every_operand_corner(a_width, b_width, max_shift):
     r = random.Random(a_width * 100 + max_shift)
     r.shuffle(steps)
     clears = [i % 7 == 0 for i in range(len(steps))]
+    enables = [i == 0 or r.random() > 0.2 for i in range(len(steps))]
     a, a_signed, b, shift = (list(col) for col in zip(*steps))
-    expected = mac_sequence(a, a_signed, b, shift, clears, a_width)
+    on = [i for i in range(len(steps)) if enables[i]]
+    sums = mac_sequence([a[i] for i in on], [a_signed[i] for i in on], [b[i] for i in on],
+                        [shift[i] for i in on], [clears[i] for i in on], a_width)
     # Wrap the golden values to the accumulator width: long chains may exceed it by design.
-    expected = ((expected + (1 << (acc_width - 1))) % (1 << acc_width)) - (1 << (acc_width - 1))
+    sums = ((sums + (1 << (acc_width - 1))) % (1 << acc_width)) - (1 << (acc_width - 1))
+    # The accumulator after operand set i has landed: the last enabled sum up to i.
+    expected = []
+    done = 0
+    for i in range(len(steps)):
+        done += enables[i]
+        expected.append(int(sums[done - 1]))
+    checked = []
 
     async def tb(ctx):
-        ctx.set(dut.en, 1)
-        for i in range(len(steps)):
-            ctx.set(dut.a, a[i])
-            ctx.set(dut.a_signed, a_signed[i])
-            ctx.set(dut.b, b[i])
-            ctx.set(dut.shift, shift[i])
-            ctx.set(dut.clear, clears[i])
+        i = 0
+        cycle = 0
+        landed = 0
+        issued = []
+        while landed < len(steps):
+            step = r.random() >= stall
+            ctx.set(dut.advance, step)
+            if i < len(steps):
+                ctx.set(dut.a, a[i])
+                ctx.set(dut.a_signed, a_signed[i])
+                ctx.set(dut.b, b[i])
+                ctx.set(dut.shift, shift[i])
+                ctx.set(dut.clear, clears[i])
+                ctx.set(dut.en, enables[i])
+            else:
+                ctx.set(dut.en, 0)
             await ctx.tick()
-            for _ in range(dut.latency - 1):
-                await ctx.tick()
-            assert ctx.get(dut.acc) == expected[i], f"step {i}: {steps[i]}"
+            cycle += 1
+            if step:
+                issued.append(i)
+                i += 1
+                if len(issued) >= dut.latency:
+                    index = issued[-dut.latency]
+                    if index < len(steps):
+                        assert ctx.get(dut.acc) == expected[index], f"step {index}: {steps[index]}"
+                        checked.append(index)
+                        landed = index + 1
 
-    run_simulation(dut, tb, deadline_cycles=len(steps) * dut.latency + 10)
+    run_simulation(dut, tb, deadline_cycles=len(steps) * 4 + 100)
+    assert checked == list(range(len(steps)))
 
 
 def test_mac_holds_without_enable():
+    """A product lands ``latency`` cycles after its operands; bubbles and stalls after it
+    leave the sum alone, and a stall freezes a product in flight."""
     dut = SignedMAC(4, 8, 16, 4)
 
     async def tb(ctx):
+        ctx.set(dut.advance, 1)
         ctx.set(dut.en, 1)
         ctx.set(dut.clear, 1)
         ctx.set(dut.a, 0b1000)
@@ -123,15 +156,34 @@ def test_mac_holds_without_enable():
         ctx.set(dut.b, -128)
         ctx.set(dut.shift, 4)
         await ctx.tick()
-        held = ctx.get(dut.acc)
-        assert held == (-8 * -128) << 4
         ctx.set(dut.en, 0)
         ctx.set(dut.clear, 0)
+        for _ in range(dut.latency - 1):
+            assert ctx.get(dut.acc) == 0
+            await ctx.tick()
+        held = ctx.get(dut.acc)
+        assert held == (-8 * -128) << 4
         for _ in range(5):
             await ctx.tick()
             assert ctx.get(dut.acc) == held
+        # One more product, stalled in the middle of the pipeline.
+        ctx.set(dut.en, 1)
+        ctx.set(dut.a, 3)
+        ctx.set(dut.a_signed, 0)
+        ctx.set(dut.b, 2)
+        ctx.set(dut.shift, 0)
+        await ctx.tick()
+        ctx.set(dut.en, 0)
+        ctx.set(dut.advance, 0)
+        for _ in range(5):
+            await ctx.tick()
+            assert ctx.get(dut.acc) == held
+        ctx.set(dut.advance, 1)
+        for _ in range(dut.latency - 1):
+            await ctx.tick()
+        assert ctx.get(dut.acc) == held + 6
 
-    run_simulation(dut, tb, deadline_cycles=20)
+    run_simulation(dut, tb, deadline_cycles=40)
 
 
 def test_golden_mac_matches_int64_dot_product():

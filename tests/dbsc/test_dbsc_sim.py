@@ -68,11 +68,12 @@ def test_pe_every_slice_corner_both_modes(overrides):
         ctx.set(pe.act_in, layout.const({"valid": 0}))
 
     async def result(ctx):
-        for _ in range(3):
-            if ctx.get(pe.psum_valid):
-                return ctx.get(pe.psum_out)
+        # The last slice entered one tick ago; the sum comes ``latency`` ticks after it.
+        for _ in range(pe.latency - 1):
+            assert not ctx.get(pe.psum_valid)
             await ctx.tick()
-        raise AssertionError("psum_valid never pulsed")
+        assert ctx.get(pe.psum_valid)
+        return ctx.get(pe.psum_out)
 
     async def testbench(ctx):
         ctx.set(pe.advance, 1)
@@ -97,7 +98,7 @@ def test_pe_every_slice_corner_both_modes(overrides):
                 for i, x in enumerate(acts):
                     psum = psums[i % len(psums)]
                     x_eff = x if high else int(golden.to_low_precision(np.array([x]), cfg)[0])
-                    # The sum is taken the cycle after the last slice.
+                    # Held from the first slice until the PE takes the sum.
                     ctx.set(pe.psum_in, psum)
                     await send(ctx, x, high, True, True, swap=i == 0)
                     assert await result(ctx) == x_eff * w + psum, (x, w, psum, high)
@@ -107,7 +108,10 @@ def test_pe_every_slice_corner_both_modes(overrides):
     assert len(checked) == 2 * (1 + len(weights) * len(acts))
 
 
-def test_pe_holds_everything_while_stalled():
+@pytest.mark.parametrize("stall_after", range(SlicePE.latency - 1))
+def test_pe_holds_everything_while_stalled(stall_after):
+    """A stall at any point of the PE's pipeline freezes the product in flight and ignores
+    the slice presented meanwhile; the sum comes ``latency`` advancing cycles after its slice."""
     cfg = dbsc_config()
     pe = SlicePE(cfg.slice_bits, cfg.weight_bits, cfg.acc_bits, 4)
     layout = slice_layout(cfg.slice_bits, 4)
@@ -119,6 +123,9 @@ def test_pe_holds_everything_while_stalled():
         ctx.set(pe.act_in, layout.const({"value": 0b1000, "shift": 4, "top": 1, "valid": 1,
                                           "first": 1, "last": 1}))
         await ctx.tick()
+        ctx.set(pe.act_in, layout.const({"valid": 0}))
+        for _ in range(stall_after):
+            await ctx.tick()
         ctx.set(pe.advance, 0)
         ctx.set(pe.act_in, layout.const({"value": 7, "shift": 0, "valid": 1, "first": 1,
                                           "last": 1}))
@@ -126,8 +133,14 @@ def test_pe_holds_everything_while_stalled():
             await ctx.tick()
             assert not ctx.get(pe.psum_valid) and ctx.get(pe.w_out) == -128
         ctx.set(pe.advance, 1)
-        await ctx.tick()
+        ctx.set(pe.act_in, layout.const({"valid": 0}))
+        for _ in range(pe.latency - 1 - stall_after):
+            assert not ctx.get(pe.psum_valid)
+            await ctx.tick()
         assert ctx.get(pe.psum_valid) and ctx.get(pe.psum_out) == (-8 << 4) * -128
+        for _ in range(pe.latency + 1):
+            await ctx.tick()
+            assert not ctx.get(pe.psum_valid)
 
     run_simulation(pe, testbench, deadline_cycles=100)
 
