@@ -297,7 +297,8 @@ class RowMajorReader(wiring.Component):
         lane = Signal(range(max(2, self.per_word)))
         sub = Signal(range(max(2, self.per_item)))
         row = Signal.like(self.rows)
-        fetch_left = Signal(2 * len(self.rows) + 2)
+        # Chunks with items left to fetch: counting chunks and rows apart needs no multiplier.
+        chunks_left = Signal.like(self.chunks)
         taken = Signal()
         fetch = Signal()
         item_fetched = Signal()     # the fetch completes an item: step to the next (row, chunk)
@@ -311,7 +312,7 @@ class RowMajorReader(wiring.Component):
 
         with m.If(item_fetched):
             with m.If(row == rows - 1):
-                m.d.sync += [row.eq(0), row_ptr.eq(base)]
+                m.d.sync += [row.eq(0), row_ptr.eq(base), chunks_left.eq(chunks_left - 1)]
                 if self.per_item > 1:
                     m.d.sync += col_word.eq(col_word + self.per_item)
                 else:
@@ -320,21 +321,20 @@ class RowMajorReader(wiring.Component):
                         m.d.sync += col_word.eq(col_word + 1)
             with m.Else():
                 m.d.sync += [row.eq(row + 1), row_ptr.eq(row_ptr + row_words)]
-        with m.If(fetch):
-            m.d.sync += fetch_left.eq(fetch_left - 1)
-            if self.per_item > 1:
+        if self.per_item > 1:
+            with m.If(fetch):
                 m.d.sync += sub.eq(Mux(sub == self.per_item - 1, 0, sub + 1))
 
         if self.per_item == 1:
             held = Signal()
             held_lane = Signal.like(lane)
             m.d.comb += [
-                fetch.eq((fetch_left != 0) & (~held | taken)),
+                fetch.eq((chunks_left != 0) & (~held | taken)),
                 self.items.valid.eq(held),
                 self.items.payload.eq(
                     self.rd_data.word_select(held_lane, self.item_bits) if self.per_word > 1
                     else self.rd_data),
-                self.busy.eq((fetch_left != 0) | held),
+                self.busy.eq((chunks_left != 0) | held),
             ]
             with m.If(fetch):
                 m.d.sync += [held.eq(1), held_lane.eq(lane)]
@@ -347,10 +347,10 @@ class RowMajorReader(wiring.Component):
             have = Signal(range(self.per_item + 1))
             fetched = Signal()
             m.d.comb += [
-                fetch.eq((fetch_left != 0) & (have + fetched < self.per_item)),
+                fetch.eq((chunks_left != 0) & (have + fetched < self.per_item)),
                 self.items.valid.eq(have == self.per_item),
                 self.items.payload.eq(gathered[:self.item_bits]),
-                self.busy.eq((fetch_left != 0) | (have != 0) | fetched),
+                self.busy.eq((chunks_left != 0) | (have != 0) | fetched),
             ]
             m.d.sync += fetched.eq(fetch)
             with m.If(fetched):
@@ -364,7 +364,7 @@ class RowMajorReader(wiring.Component):
         with m.If(self.start):
             m.d.sync += [base.eq(self.base), row_words.eq(self.row_words), rows.eq(self.rows),
                          row_ptr.eq(self.base), col_word.eq(0), lane.eq(0), sub.eq(0),
-                         row.eq(0), fetch_left.eq(self.rows * self.chunks * self.per_item)]
+                         row.eq(0), chunks_left.eq(Mux(self.rows == 0, 0, self.chunks))]
         with m.If(self.stop):
-            m.d.sync += fetch_left.eq(0)
+            m.d.sync += chunks_left.eq(0)
         return m

@@ -1,7 +1,7 @@
 """The processor top level: CSR bank, command queue, sequencer, on-chip buffers, the DBSC array
 and the EMA controller (docs/top.md)."""
 
-from amaranth import Cat, Const, Module, Mux, ResetInserter, Signal, unsigned
+from amaranth import Cat, Const, Module, Mux, ResetInserter, Signal, signed, unsigned
 from amaranth.lib import wiring
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
@@ -27,6 +27,10 @@ CSR_ADDR_WIDTH = 12
 ID_VALUE = 0x5D00_0001
 
 _CLASSES = ("weight", "activation", "sas", "other")
+#: Bits of the multiplier operand per partial product of the sequencer's size computation.
+_DIGIT = 4
+#: Buffer ranges one command uses at most (a GEMM's ACT or SAS, WEIGHT, BITMAP, OUT).
+_SLOTS = 4
 
 
 def buffer_words(config):
@@ -145,14 +149,21 @@ class SDProcessor(wiring.Component):
 
     Latency and throughput
     ----------------------
-    ``dispatch_latency`` (3) cycles from a command leaving the queue to its first action
-    (descriptor or array command valid). Commands do not overlap: a LOAD/STORE takes the EMA's
-    transfer time, a GEMM the array's tile time (``DBSCArray.ideal_cycles``) plus the
-    converters' fill (``BufferReader.latency``) and the result path (``Requantizer.latency``
-    + ``BufferWriter.latency``).
+    ``dispatch_latency`` (8) cycles from a command leaving the queue to its first action
+    (descriptor or array command valid): DECODE, SIZE, MULTIPLY, SUM, PRODUCT, WORDS, CHECK
+    and DISPATCH, one registered step each. Commands do not overlap: a LOAD/STORE takes the
+    EMA's transfer time, a GEMM the array's tile time (``DBSCArray.ideal_cycles``) plus the
+    converters' fill (``BufferReader.latency``), the result path (``Requantizer.latency``
+    + ``BufferWriter.latency``) and :meth:`account_cycles` to add up its MACs.
     """
 
-    dispatch_latency = 3
+    dispatch_latency = 8
+
+    @staticmethod
+    def account_cycles(m, high):
+        """Cycles of a GEMM's MAC accounting (after its last result row is written) for
+        ``m`` tokens of which ``high`` at high precision: one per bit of the larger count."""
+        return max(1, max(high, m - high).bit_length())
 
     def __init__(self, config):
         # TopConfig caps every buffer at 1 MiB, i.e. at most 2^18 words of the narrowest bus:
@@ -370,30 +381,53 @@ class SDProcessor(wiring.Component):
         opcode = Signal(4)
         m.d.comb += opcode.eq(cmd[:4])
 
-        # Derived sizes, registered in DECODE and SIZE, checked in CHECK.
+        # Derived sizes and checks, one registered step per state from DECODE to CHECK, so
+        # that no state holds more than one adder, multiplier stage or comparison; DISPATCH
+        # acts on the registered outcome.
         row_beats = Signal(17)
-        ls_beats = Signal(33)
         groups = Signal(17)
-        act_beats = Signal(34)
         weight_passes = Signal(17)
         bitmap_beats = Signal(17)
-        tips_beats = Signal(32)
         tips_words = Signal(17)
         sas_row_beats = Signal(17)
-        score_rows_words = Signal(33)
-        sas_beats = Signal(33)
+        # The command's one product (LOAD/STORE and SAS: rows x beats per row; GEMM: the
+        # activation beats, or the score tile's words; TIPS: the probability beats), in
+        # partial products of ``_DIGIT``-bit digits of ``mul_b``, their pairwise sums, the sum.
+        mul_a = Signal(17)
+        mul_b = Signal(17)
+        partials = [Signal(len(mul_a) + _DIGIT, name=f"partial_{i}")
+                    for i in range(-(-len(mul_b) // _DIGIT))]
+        pair_sums = [Signal(len(mul_a) + len(mul_b), name=f"pair_sum_{i}")
+                     for i in range(-(-len(partials) // 2))]
+        beats = Signal(len(mul_a) + len(mul_b))
+        # Buffer ranges in command order: room (buffer depth - first word, negative past the
+        # end), words used, buffer, used by the command.
+        room = [Signal(signed(addr_bits + 1), name=f"room_{i}") for i in range(_SLOTS)]
+        words = [Signal(len(beats) + 1, name=f"words_{i}") for i in range(_SLOTS)]
+        slot_buffer = [Signal(3, name=f"slot_buffer_{i}") for i in range(_SLOTS)]
+        slot_used = [Signal(name=f"slot_used_{i}") for i in range(_SLOTS)]
         malformed = Signal(4)
         range_bad = Signal()
         range_buffer = Signal(3)
+        checked_malformed = Signal(4)
+        checked_range_bad = Signal()
+        checked_range_buffer = Signal(3)
 
         fail = Signal()
         fail_cause = Signal(4)
         fail_detail = Signal(4)
         complete = Signal()
 
-        # MAC accounting of the running GEMM.
+        # MAC accounting of the running GEMM: high tokens counted from the registered
+        # precision beats, then ``k * cols`` MACs per token added in ACCOUNT.
         high_tokens = Signal(17)
         tokens_left = Signal(17)
+        counting = Signal()
+        counted = Signal(d.rows)
+        per_token = Signal(16 + (d.cols - 1).bit_length())
+        account_high = Signal.like(high_tokens)
+        account_low = Signal.like(high_tokens)
+        account_macs = Signal(len(per_token) + len(high_tokens))
 
         load_ptr = Signal(addr_bits)
         load_buffer = Signal(3)
@@ -498,12 +532,14 @@ class SDProcessor(wiring.Component):
 
         m.d.comb += [dma.rd_data.ready.eq(1), dma.status.ready.eq(1)]
 
+        m.d.sync += counting.eq(array.prec.valid & array.prec.ready)
         with m.If(array.prec.valid & array.prec.ready):
             mask = Signal(d.rows)
             m.d.comb += mask.eq(Cat(tokens_left > r for r in range(d.rows)))
-            popcount = sum((array.prec.payload & mask)[r] for r in range(d.rows))
-            m.d.sync += [high_tokens.eq(high_tokens + popcount),
+            m.d.sync += [counted.eq(array.prec.payload & mask),
                          tokens_left.eq(tokens_left - d.rows)]
+        with m.If(counting):
+            m.d.sync += high_tokens.eq(high_tokens + sum(counted[r] for r in range(d.rows)))
 
         # Per-item packings of the buffers the checks look at.
         pack = {name: item_packing(bits[name], W)
@@ -522,9 +558,6 @@ class SDProcessor(wiring.Component):
         too_many_rows = (ls.rows > ema.max_rows) if ema.rows_bits < 16 else Const(0)
         too_long_rows = (ls.row_bytes > ema.max_row_bytes) if ema.row_bytes_bits < 16 else Const(0)
 
-        def beyond(base, words, buf):
-            return (base + words) > depths[buf.value]
-
         with m.FSM(name="sequencer"):
             with m.State("IDLE"):
                 m.d.comb += queue.o.ready.eq(~halted)
@@ -541,22 +574,98 @@ class SDProcessor(wiring.Component):
                     load_buffer.eq(ls.buffer),
                     load_ptr.eq(ls.addr),
                 ]
+                # The buffer ranges the command uses, from its first words.
+                m.d.sync += [used.eq(0) for used in slot_used]
+
+                def use(slot, buf, base):
+                    m.d.sync += [slot_used[slot].eq(1), slot_buffer[slot].eq(buf),
+                                 room[slot].eq(depths[buf.value] - base)]
+                with m.Switch(opcode):
+                    with m.Case(Opcode.LOAD, Opcode.STORE):
+                        with m.Switch(ls.buffer):
+                            for buf in Buffer:
+                                with m.Case(buf.value):
+                                    use(0, buf, ls.addr)
+                    with m.Case(Opcode.GEMM):
+                        with m.If(gm.act_source):
+                            use(0, Buffer.SAS, gm.act_addr)
+                        with m.Else():
+                            use(0, Buffer.ACT, gm.act_addr)
+                        use(1, Buffer.WEIGHT, gm.weight_addr)
+                        use(2, Buffer.BITMAP, gm.bitmap_addr)
+                        use(3, Buffer.OUT, gm.out_addr)
+                    with m.Case(Opcode.TIPS):
+                        use(0, Buffer.ACT, tp.probs_addr)
+                        use(1, Buffer.BITMAP, tp.bitmap_addr)
+                    with m.Case(Opcode.SAS_STORE, Opcode.SAS_LOAD):
+                        use(0, Buffer.SAS, st.addr)
                 m.next = "SIZE"
             with m.State("SIZE"):
                 m.d.comb += busy.eq(1)
                 m.d.sync += [
-                    ls_beats.eq(ls.rows * row_beats),
-                    act_beats.eq(Mux(gm.mode == Mode.OS, groups * gm.k,
-                                     gm.m * _ceil_div(gm.k, d.rows))),
                     weight_passes.eq(Mux(gm.mode == Mode.OS, groups, 1)),
                     bitmap_beats.eq(Mux(gm.precision == Precision.BITMAP, groups, 0)),
-                    tips_beats.eq(tp.pixels * cfg.tips.beats_per_pixel),
-                    sas_beats.eq(st.rows * sas_row_beats),
-                    score_rows_words.eq(gm.m * _ceil_div(gm.k, cfg.pssa.lanes)),
                 ]
+                with m.Switch(opcode):
+                    with m.Case(Opcode.LOAD, Opcode.STORE):
+                        m.d.sync += [mul_a.eq(ls.rows), mul_b.eq(row_beats)]
+                    with m.Case(Opcode.GEMM):
+                        with m.If(gm.act_source):
+                            m.d.sync += [mul_a.eq(gm.m),
+                                         mul_b.eq(_ceil_div(gm.k, cfg.pssa.lanes))]
+                        with m.Elif(gm.mode == Mode.OS):
+                            m.d.sync += [mul_a.eq(groups), mul_b.eq(gm.k)]
+                        with m.Else():
+                            m.d.sync += [mul_a.eq(gm.m), mul_b.eq(_ceil_div(gm.k, d.rows))]
+                        m.d.sync += [
+                            words[1].eq(_words_of(gm.k, *pack["weight"])),
+                            words[2].eq(_words_of(Mux(gm.precision == Precision.BITMAP,
+                                                      groups, 0), *pack["bitmap"])),
+                        ]
+                        with m.Switch(gm.out_format):
+                            for fmt in OutFormat:
+                                with m.Case(fmt):
+                                    m.d.sync += words[3].eq(out_words[fmt])
+                    with m.Case(Opcode.TIPS):
+                        m.d.sync += [mul_a.eq(tp.pixels), mul_b.eq(cfg.tips.beats_per_pixel),
+                                     words[1].eq(_words_of(tips_words, *pack["tips_bitmap"]))]
+                    with m.Case(Opcode.SAS_STORE, Opcode.SAS_LOAD):
+                        m.d.sync += [mul_a.eq(st.rows), mul_b.eq(sas_row_beats)]
+                m.next = "MULTIPLY"
+            with m.State("MULTIPLY"):
+                m.d.comb += busy.eq(1)
+                m.d.sync += [partial.eq(mul_a * mul_b[i * _DIGIT:(i + 1) * _DIGIT])
+                             for i, partial in enumerate(partials)]
+                m.next = "SUM"
+            with m.State("SUM"):
+                m.d.comb += busy.eq(1)
+                shifted = [partial << (i * _DIGIT) for i, partial in enumerate(partials)]
+                m.d.sync += [pair_sum.eq(sum(shifted[2 * i:2 * i + 2]))
+                             for i, pair_sum in enumerate(pair_sums)]
+                m.next = "PRODUCT"
+            with m.State("PRODUCT"):
+                m.d.comb += busy.eq(1)
+                m.d.sync += beats.eq(sum(pair_sums))
+                m.next = "WORDS"
+            with m.State("WORDS"):
+                m.d.comb += busy.eq(1)
+                with m.Switch(opcode):
+                    with m.Case(Opcode.LOAD, Opcode.STORE):
+                        m.d.sync += words[0].eq(beats)
+                    with m.Case(Opcode.GEMM):
+                        m.d.sync += words[0].eq(Mux(gm.act_source, beats,
+                                                    _words_of(beats, *pack["act"])))
+                    with m.Case(Opcode.TIPS):
+                        m.d.sync += words[0].eq(_words_of(beats, *pack["probs"]))
+                    with m.Case(Opcode.SAS_STORE, Opcode.SAS_LOAD):
+                        m.d.sync += words[0].eq(_words_of(beats, *pack["sas"]))
                 m.next = "CHECK"
             with m.State("CHECK"):
                 m.d.comb += busy.eq(1)
+                # The first range past its buffer's end, in command order.
+                for i in reversed(range(_SLOTS)):
+                    with m.If(slot_used[i] & (words[i] > room[i])):
+                        m.d.comb += [range_bad.eq(1), range_buffer.eq(slot_buffer[i])]
                 # The first offending field, in the order of MalformedDetail.
                 with m.If((opcode == Opcode.LOAD) | (opcode == Opcode.STORE)):
                     with m.If(ls.reserved != 0):
@@ -567,11 +676,6 @@ class SDProcessor(wiring.Component):
                         m.d.comb += malformed.eq(MalformedDetail.BUFFER)
                     with m.Elif(too_many_rows | too_long_rows):
                         m.d.comb += malformed.eq(MalformedDetail.SHAPE)
-                    with m.Switch(ls.buffer):
-                        for buf in Buffer:
-                            with m.Case(buf.value):
-                                m.d.comb += range_bad.eq(beyond(ls.addr, ls_beats, buf))
-                    m.d.comb += range_buffer.eq(ls.buffer)
                 with m.Elif(opcode == Opcode.GEMM):
                     mode_ok = Mux(gm.mode == Mode.WS, int(d.supports_ws), int(d.supports_os))
                     with m.If(gm.reserved != 0):
@@ -585,62 +689,39 @@ class SDProcessor(wiring.Component):
                     with m.Elif(~mode_ok | (gm.precision == 3)
                                 | gm.act_source & ((gm.mode == Mode.OS) | int(not row_major))):
                         m.d.comb += malformed.eq(MalformedDetail.MODE)
-                    with m.If(gm.act_source):
-                        with m.If(beyond(gm.act_addr, score_rows_words, Buffer.SAS)):
-                            m.d.comb += [range_bad.eq(1), range_buffer.eq(Buffer.SAS)]
-                    with m.Elif(beyond(gm.act_addr, _words_of(act_beats, *pack["act"]),
-                                       Buffer.ACT)):
-                        m.d.comb += [range_bad.eq(1), range_buffer.eq(Buffer.ACT)]
-                    with m.Elif(beyond(gm.weight_addr, _words_of(gm.k, *pack["weight"]),
-                                       Buffer.WEIGHT)):
-                        m.d.comb += [range_bad.eq(1), range_buffer.eq(Buffer.WEIGHT)]
-                    with m.Elif(beyond(gm.bitmap_addr, _words_of(bitmap_beats, *pack["bitmap"]),
-                                       Buffer.BITMAP)):
-                        m.d.comb += [range_bad.eq(1), range_buffer.eq(Buffer.BITMAP)]
-                    with m.Else():
-                        with m.Switch(gm.out_format):
-                            for fmt in OutFormat:
-                                with m.Case(fmt):
-                                    with m.If(beyond(gm.out_addr, out_words[fmt], Buffer.OUT)):
-                                        m.d.comb += [range_bad.eq(1),
-                                                     range_buffer.eq(Buffer.OUT)]
                 with m.Elif(opcode == Opcode.TIPS):
                     with m.If(tp.reserved != 0):
                         m.d.comb += malformed.eq(MalformedDetail.RESERVED)
                     with m.Elif(tips_shape_bad):
                         m.d.comb += malformed.eq(MalformedDetail.SHAPE)
-                    with m.If(beyond(tp.probs_addr, _words_of(tips_beats, *pack["probs"]),
-                                     Buffer.ACT)):
-                        m.d.comb += [range_bad.eq(1), range_buffer.eq(Buffer.ACT)]
-                    with m.Elif(beyond(tp.bitmap_addr, _words_of(tips_words, *pack["tips_bitmap"]),
-                                       Buffer.BITMAP)):
-                        m.d.comb += [range_bad.eq(1), range_buffer.eq(Buffer.BITMAP)]
                 with m.Elif(sas_op):
                     with m.If(st.reserved != 0):
                         m.d.comb += malformed.eq(MalformedDetail.RESERVED)
                     with m.Elif(sas_shape_bad if ema.sas_codec else Const(1)):
                         m.d.comb += malformed.eq(MalformedDetail.SHAPE if ema.sas_codec
                                                  else MalformedDetail.MODE)
-                    with m.If(beyond(st.addr, _words_of(sas_beats, *pack["sas"]), Buffer.SAS)):
-                        m.d.comb += [range_bad.eq(1), range_buffer.eq(Buffer.SAS)]
                 with m.Elif(opcode == Opcode.FENCE):
                     with m.If(cmd[4:] != 0):
                         m.d.comb += malformed.eq(MalformedDetail.RESERVED)
                 with m.Else():
                     m.d.comb += malformed.eq(MalformedDetail.OPCODE)
-
-                with m.If(malformed != 0):
+                m.d.sync += [checked_malformed.eq(malformed), checked_range_bad.eq(range_bad),
+                             checked_range_buffer.eq(range_buffer)]
+                m.next = "DISPATCH"
+            with m.State("DISPATCH"):
+                m.d.comb += busy.eq(1)
+                with m.If(checked_malformed != 0):
                     m.d.comb += [fail.eq(1), fail_cause.eq(ErrorCause.MALFORMED),
-                                 fail_detail.eq(malformed)]
+                                 fail_detail.eq(checked_malformed)]
                     m.next = "IDLE"
-                with m.Elif(range_bad):
+                with m.Elif(checked_range_bad):
                     m.d.comb += [fail.eq(1), fail_cause.eq(ErrorCause.RANGE),
-                                 fail_detail.eq(range_buffer)]
+                                 fail_detail.eq(checked_range_buffer)]
                     m.next = "IDLE"
                 with m.Elif((opcode == Opcode.LOAD) | (opcode == Opcode.STORE)):
                     m.d.comb += [store_reader.start.eq(opcode == Opcode.STORE),
                                  store_reader.base.eq(ls.addr),
-                                 store_reader.pass_items.eq(ls_beats),
+                                 store_reader.pass_items.eq(beats),
                                  store_reader.passes.eq(1)]
                     m.next = "DESCRIPTOR"
                 with m.Elif(opcode == Opcode.GEMM):
@@ -652,7 +733,7 @@ class SDProcessor(wiring.Component):
                                      score_reader.chunks.eq(_ceil_div(gm.k, d.rows))]
                     m.d.sync += act_from_sas.eq(gm.act_source)
                     for reader, base, count, passes in (
-                            (act_reader, gm.act_addr, Mux(gm.act_source, 0, act_beats), 1),
+                            (act_reader, gm.act_addr, Mux(gm.act_source, 0, beats), 1),
                             (weight_reader, gm.weight_addr, gm.k, weight_passes),
                             (bitmap_reader, gm.bitmap_addr, bitmap_beats, 1)):
                         m.d.comb += [reader.start.eq(1), reader.base.eq(base),
@@ -662,13 +743,13 @@ class SDProcessor(wiring.Component):
                                      writer.count.eq(Mux(gm.out_format == fmt, gm.m, 0))]
                     m.d.sync += [
                         out_format.eq(gm.out_format), shift.eq(gm.shift),
-                        tokens_left.eq(gm.m),
+                        tokens_left.eq(gm.m), per_token.eq(gm.k * d.cols),
                         high_tokens.eq(Mux(gm.precision == Precision.ALL_HIGH, gm.m, 0)),
                     ]
                     m.next = "ARRAY"
                 with m.Elif(opcode == Opcode.TIPS):
                     m.d.comb += [probs_reader.start.eq(1), probs_reader.base.eq(tp.probs_addr),
-                                 probs_reader.pass_items.eq(tips_beats),
+                                 probs_reader.pass_items.eq(beats),
                                  probs_reader.passes.eq(1),
                                  tips_writer.start.eq(1), tips_writer.base.eq(tp.bitmap_addr),
                                  tips_writer.count.eq(tips_words)]
@@ -677,11 +758,11 @@ class SDProcessor(wiring.Component):
                     if ema.sas_codec:
                         m.d.comb += [sas_reader.start.eq(opcode == Opcode.SAS_STORE),
                                      sas_reader.base.eq(st.addr),
-                                     sas_reader.pass_items.eq(sas_beats),
+                                     sas_reader.pass_items.eq(beats),
                                      sas_reader.passes.eq(1),
                                      sas_writer.start.eq(opcode == Opcode.SAS_LOAD),
                                      sas_writer.base.eq(st.addr),
-                                     sas_writer.count.eq(sas_beats)]
+                                     sas_writer.count.eq(beats)]
                     m.next = "DESCRIPTOR"
                 with m.Else():  # FENCE
                     m.d.comb += [irq_fence.eq(1), complete.eq(1)]
@@ -746,14 +827,25 @@ class SDProcessor(wiring.Component):
                         m.d.comb += score_reader.stop.eq(1)
                     m.next = "IDLE"
                 with m.Elif(~gemm_writer_busy & ~array.busy & ~requant_int.o.valid
-                            & ~requant_uint.o.valid):
+                            & ~requant_uint.o.valid & ~counting):
+                    m.d.sync += [account_high.eq(high_tokens),
+                                 account_low.eq(gm.m - high_tokens),
+                                 account_macs.eq(per_token)]
                     m.next = "ACCOUNT"
             with m.State("ACCOUNT"):
-                m.d.comb += [busy.eq(1), complete.eq(1)]
-                per_token = gm.k * d.cols
-                m.d.sync += [macs_high.eq(macs_high + high_tokens * per_token),
-                             macs_low.eq(macs_low + (gm.m - high_tokens) * per_token)]
-                m.next = "IDLE"
+                # Shift and add, one bit of each token count per cycle: a whole product and
+                # 64-bit sum in one cycle is far too long without DSPs.
+                m.d.comb += busy.eq(1)
+                with m.If(account_high[0]):
+                    m.d.sync += macs_high.eq(macs_high + account_macs)
+                with m.If(account_low[0]):
+                    m.d.sync += macs_low.eq(macs_low + account_macs)
+                m.d.sync += [account_high.eq(account_high >> 1),
+                             account_low.eq(account_low >> 1),
+                             account_macs.eq(account_macs << 1)]
+                with m.If((account_high[1:] == 0) & (account_low[1:] == 0)):
+                    m.d.comb += complete.eq(1)
+                    m.next = "IDLE"
 
         # Completion, errors, counters ------------------------------------------------------
         with m.If(complete):

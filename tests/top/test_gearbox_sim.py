@@ -192,7 +192,9 @@ def test_row_major_reader_streams_chunks_of_rows(item_bits, gap):
     bench = _ReaderBench(item_bits, init, RowMajorReader)
     reader = bench.reader
     per_item = max(1, item_bits // WORD)
-    runs = [(0, 1, 1, 1), (3, 2, 5, 3), (7, 3, 4, 6 // per_item), (1, 4, 6, 4 // per_item)]
+    # Empty tiles (no rows, no chunks) deliver nothing and leave the reader idle.
+    runs = [(0, 1, 1, 1), (3, 2, 5, 3), (2, 1, 0, 3), (7, 3, 4, 6 // per_item), (5, 2, 3, 0),
+            (1, 4, 6, 4 // per_item)]
 
     async def tb(ctx):
         for base, row_words, rows, chunks in runs:
