@@ -66,6 +66,16 @@ class Requantizer(wiring.Component):
         else:
             lo, hi = 0, (1 << self.out_bits) - 1
 
+        def saturation(value):
+            """(above ``hi``, below ``lo``) from the bits above the output range: a reduction
+            tree is shallower than two magnitude compares along a carry chain."""
+            negative = value[-1]
+            if self.out_signed:
+                # In range exactly when the sign fills every bit from the output's top one.
+                upper = value[self.out_bits - 1:]
+                return ~negative & upper.any(), negative & ~upper.all()
+            return ~negative & value[self.out_bits:].any(), negative
+
         # Three stages (round, shift, saturate), so that the rounding carry chain, the barrel
         # shifter and the saturation compare each have a cycle; they advance together, and a
         # stalled output freezes all of them, so nothing is lost and one beat per cycle flows
@@ -91,9 +101,10 @@ class Requantizer(wiring.Component):
             with m.If(advance):
                 m.d.sync += [rounded.eq(self.i.payload[lane] + half),
                              shifted.eq(rounded >> rounded_shift)]
-                with m.If(shifted > hi):
+                above, below = saturation(shifted)
+                with m.If(above):
                     m.d.sync += self.o.payload[lane].eq(hi)
-                with m.Elif(shifted < lo):
+                with m.Elif(below):
                     m.d.sync += self.o.payload[lane].eq(lo)
                 with m.Else():
                     m.d.sync += self.o.payload[lane].eq(shifted)

@@ -176,10 +176,14 @@ class DBSCArray(TimingModel, wiring.Component):
         # Issue stage: one activation beat held, its slices issued top first ----------------
         hold_valid = Signal()
         hold_act = Signal(unsigned(act_bits * rows))
-        hold_slices = Signal(range(self.slices_high + 1))
+        # Where the held beat stands is kept as flags (``hold_top``: its top slice is issued,
+        # ``hold_final``: its last one is), updated from ``hold_left`` a cycle ahead: ``take``
+        # depends on them, and a compare against the slice count would lengthen its path.
         # At least one bit each (the baseline has one slice): zero-width signals are emitted as
         # ill-formed ``[-1:0]`` Verilog wires.
-        hold_step = Signal(range(max(self.slices_high, 2)))
+        hold_left = Signal(range(max(self.slices_high, 2)))
+        hold_top = Signal()
+        hold_final = Signal()
         hold_shift = Signal(range(max(self.max_shift, 1) + 1))
         hold_first = Signal()
         hold_last = Signal()
@@ -187,14 +191,14 @@ class DBSCArray(TimingModel, wiring.Component):
         finishing = Signal()
         take = Signal()
         issuing = Signal()
-        new_slices = Signal.like(hold_slices)
+        new_slices = Signal(range(self.slices_high + 1))
         new_first = Signal()
         new_last = Signal()
         new_swap = Signal()
         new_high = Signal(rows)
 
         m.d.comb += [
-            finishing.eq(hold_valid & (hold_step == hold_slices - 1)),
+            finishing.eq(hold_valid & hold_final),
             issuing.eq(self.busy & ~prec_loading & ~issue_done),
         ]
 
@@ -205,15 +209,16 @@ class DBSCArray(TimingModel, wiring.Component):
             m.d.comb += [
                 issued[r].value.eq(lane[act_bits - lane_bits:]),
                 issued[r].shift.eq(hold_shift),
-                issued[r].top.eq(hold_step == 0),
-                issued[r].first.eq(hold_first & (hold_step == 0)),
-                issued[r].last.eq(hold_last & (hold_step == hold_slices - 1)),
-                issued[r].swap.eq(hold_swap & (hold_step == 0)),
+                issued[r].top.eq(hold_top),
+                issued[r].first.eq(hold_first & hold_top),
+                issued[r].last.eq(hold_last & hold_final),
+                issued[r].swap.eq(hold_swap & hold_top),
                 issued[r].valid.eq(hold_valid),
             ]
 
         with m.If(advance & hold_valid):
-            m.d.sync += [hold_step.eq(hold_step + 1), hold_shift.eq(hold_shift - lane_bits)]
+            m.d.sync += [hold_left.eq(hold_left - 1), hold_top.eq(0),
+                         hold_final.eq(hold_left == 1), hold_shift.eq(hold_shift - lane_bits)]
             shifted = Cat((hold_act[r * act_bits:(r + 1) * act_bits] << lane_bits)[:act_bits]
                           for r in range(rows))
             m.d.sync += hold_act.eq(shifted)
@@ -229,8 +234,9 @@ class DBSCArray(TimingModel, wiring.Component):
                     lane = Mux(new_high[r], lane, lane & Const(-(1 << low_bits), act_bits))
                 lanes.append(lane)
             m.d.sync += [
-                hold_valid.eq(1), hold_step.eq(0), hold_shift.eq(self.max_shift),
-                hold_act.eq(Cat(lanes)), hold_slices.eq(new_slices),
+                hold_valid.eq(1), hold_left.eq(new_slices - 1), hold_top.eq(1),
+                hold_final.eq(new_slices == 1), hold_shift.eq(self.max_shift),
+                hold_act.eq(Cat(lanes)),
                 hold_first.eq(new_first), hold_last.eq(new_last), hold_swap.eq(new_swap),
             ]
         m.d.comb += self.act.ready.eq(take)
@@ -288,7 +294,11 @@ class DBSCArray(TimingModel, wiring.Component):
                 for r in range(1, rows):
                     m.d.comb += pes[r][col].w_in.eq(pes[r - 1][col].w_out)
 
-            os_k = Signal(range(cfg.max_k))
+            # Steps of the group after the current one, and flags for its first and last step
+            # (registered: ``take`` waits on the last).
+            os_k_left = Signal(range(cfg.max_k))
+            os_first_k = Signal()
+            last_k = Signal()
             os_left = Signal(range(cfg.max_m + 1))       # tokens in this group and after
             os_group = Signal(range(groups_max))
             outstanding = Signal()                        # a group awaits readout
@@ -297,7 +307,6 @@ class DBSCArray(TimingModel, wiring.Component):
             rd_row = Signal(range(rows))
             captured = Signal(rows)
 
-            last_k = os_k == tile_k - 1
             lane_live = Cat(Const(r, range(rows + 1)) < os_left for r in range(rows))
             lane_high = Signal(rows)
             group_high = Signal()
@@ -312,14 +321,15 @@ class DBSCArray(TimingModel, wiring.Component):
                     take.eq(can_take & self.act.valid & self.wgt.valid
                             & (~last_k | ~outstanding)),
                     new_slices.eq(slices_for(group_high)),
-                    new_first.eq(os_k == 0),
+                    new_first.eq(os_first_k),
                     new_last.eq(last_k),
                     new_swap.eq(0),
                     new_high.eq(lane_high),
                 ]
 
             with m.If(accept):
-                m.d.sync += [os_k.eq(0), os_left.eq(c.m), os_group.eq(0), outstanding.eq(0),
+                m.d.sync += [os_k_left.eq(c.k - 1), os_first_k.eq(1), last_k.eq(c.k == 1),
+                             os_left.eq(c.m), os_group.eq(0), outstanding.eq(0),
                              rd_row.eq(0), captured.eq(0)]
 
             # Readout of the finished group, one row per cycle, behind the capture wavefront.
@@ -342,9 +352,11 @@ class DBSCArray(TimingModel, wiring.Component):
                         m.d.sync += captured[r].eq(1)
 
             with m.If(os_mode & take):
-                m.d.sync += os_k.eq(os_k + 1)
+                m.d.sync += [os_k_left.eq(os_k_left - 1), os_first_k.eq(0),
+                             last_k.eq(os_k_left == 1)]
                 with m.If(last_k):
-                    m.d.sync += [os_k.eq(0), os_left.eq(os_left - rows),
+                    m.d.sync += [os_k_left.eq(tile_k - 1), os_first_k.eq(1),
+                                 last_k.eq(tile_k == 1), os_left.eq(os_left - rows),
                                  os_group.eq(os_group + 1), outstanding.eq(1),
                                  rd_rows.eq(Mux(os_left < rows, os_left, rows)),
                                  rd_last.eq(os_left <= rows)]

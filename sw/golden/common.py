@@ -12,7 +12,8 @@ def to_signed(raw, width):
 
 
 def mac_sequence(a, a_signed, b, shift, clear, a_width):
-    """Accumulator value after each step of :class:`hw.common.SignedMAC` with ``en`` set.
+    """Accumulator value after each step of :class:`hw.common.SignedMAC` with ``en`` set, as
+    it lands ``SignedMAC.latency`` advancing cycles later.
 
     ``a`` holds raw ``a_width``-bit operands, read as signed where ``a_signed`` is set.
     Returns an int64 array, one accumulator value per step.
