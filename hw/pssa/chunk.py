@@ -18,7 +18,7 @@ def _prefix_counts(m, mask, lanes, name):
     return counts
 
 
-def _popcount(bits):
+def popcount(bits):
     """Set bits of ``bits`` as a balanced adder tree: the chunk length is on the decoder's
     one-cycle recurrence, where the prefix chain's depth would count."""
     values = [bits[i] for i in range(len(bits))]
@@ -35,10 +35,12 @@ def _lane_mask(m, valid_lanes, lanes):
 
 
 class ChunkCoder(wiring.Component):
-    """Prunes one beat and codes it as one chunk of the PSSA stream (combinational).
+    """Codes one pruned beat as one chunk of the PSSA stream (combinational).
 
     The chunk is: flag bit (XOR bitmap non-zero), the ``lanes``-bit XOR bitmap if the flag is
     set, then the kept scores in lane order, ``score_bits`` each, least-significant bit first.
+    Pruning (the kept bitmap) is the encoder's previous stage, so that the threshold
+    comparison and the compaction are in different cycles.
 
     Parameters
     ----------
@@ -47,14 +49,10 @@ class ChunkCoder(wiring.Component):
     Members
     -------
     scores : ``In(beat)``
-    valid_lanes : ``In(range(lanes + 1))``
-        Lanes at and above this are padding: never kept.
-    threshold : ``In(score)``
-        Keep ``s >= threshold``.
+    mask : ``In(lanes)``
+        Kept bitmap (zero in padding lanes).
     reference : ``In(lanes)``
         The reference row's bitmap for this beat (zero for a patch's first row).
-    mask : ``Out(lanes)``
-        Kept bitmap.
     chunk : ``Out(max_chunk_bits)``
         The chunk, zero above ``length``.
     length : ``Out(range(max_chunk_bits + 1))``
@@ -75,10 +73,8 @@ class ChunkCoder(wiring.Component):
         layouts = PSSALayouts(config)
         super().__init__({
             "scores": In(layouts.beat),
-            "valid_lanes": In(range(p.lanes + 1)),
-            "threshold": In(layouts.score),
+            "mask": In(p.lanes),
             "reference": In(p.lanes),
-            "mask": Out(p.lanes),
             "chunk": Out(p.max_chunk_bits),
             "length": Out(range(p.max_chunk_bits + 1)),
             "kept": Out(range(p.lanes + 1)),
@@ -87,9 +83,6 @@ class ChunkCoder(wiring.Component):
     def elaborate(self, platform):
         m = Module()
         lanes, bits = self.lanes, self.score_bits
-        valid = _lane_mask(m, self.valid_lanes, lanes)
-        m.d.comb += self.mask.eq(
-            Cat(self.scores[i] >= self.threshold for i in range(lanes)) & valid)
         counts = _prefix_counts(m, self.mask, lanes, "slot")
         # Slot k of the packed values holds the lane with k kept lanes below it.
         slots = []
@@ -106,8 +99,8 @@ class ChunkCoder(wiring.Component):
         flag = xor.any()
         m.d.comb += [
             self.chunk.eq(Mux(flag, Cat(1, xor, packed), Cat(0, packed))),
-            self.kept.eq(_popcount(self.mask)),
-            self.length.eq(Mux(flag, 1 + lanes, 1) + _popcount(self.mask) * bits),
+            self.kept.eq(popcount(self.mask)),
+            self.length.eq(Mux(flag, 1 + lanes, 1) + popcount(self.mask) * bits),
         ]
         return m
 
@@ -173,5 +166,5 @@ class ChunkParser(wiring.Component):
         for i in range(lanes):
             m.d.comb += self.scores[i].eq(
                 Mux(self.mask[i], packed.word_select(counts[i], bits), 0))
-        m.d.comb += self.length.eq(Mux(flag, 1 + lanes, 1) + _popcount(self.mask) * bits)
+        m.d.comb += self.length.eq(Mux(flag, 1 + lanes, 1) + popcount(self.mask) * bits)
         return m

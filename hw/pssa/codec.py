@@ -26,7 +26,7 @@ class PSSACodec(wiring.Component):
 
     Latency and throughput
     ----------------------
-    Those of the encoder (``encoder_latency``, 2) and the decoder (``decoder_latency``, 1);
+    Those of the encoder (``encoder_latency``, 3) and the decoder (``decoder_latency``, 3);
     ``scores_per_cycle`` = lanes on each side.
     """
 

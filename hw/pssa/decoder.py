@@ -1,8 +1,11 @@
-from amaranth import Module, Mux, Signal
+import functools
+import operator
+
+from amaranth import Array, Cat, Module, Mux, Signal
 from amaranth.lib import stream
 from amaranth.lib.wiring import In, Out
 
-from .chunk import ChunkParser
+from .chunk import ChunkParser, popcount
 from .layouts import ErrorCode, Policy
 from .side import CodecSide
 
@@ -45,12 +48,13 @@ class PSSADecoder(CodecSide):
 
     Latency and throughput
     ----------------------
-    ``latency`` (1): a word taken at cycle ``t`` can complete a beat at ``t + 1``. One beat
-    (``lanes`` scores) per cycle whenever the coded beats average at most ``data_width`` bits
-    and ``scores`` is ready; otherwise the input bus is the limit.
+    ``latency`` (3): a word taken at cycle ``t`` can complete a beat at ``t + 1``, which
+    goes through the header stage (``t + 2``) and the value stage to ``scores`` at ``t + 3``.
+    One beat (``lanes`` scores) per cycle whenever the coded beats average at most
+    ``data_width`` bits and ``scores`` is ready; otherwise the input bus is the limit.
     """
 
-    latency = 1
+    latency = 3
 
     def __init__(self, config):
         super().__init__(config, lambda layouts, width: {
@@ -61,9 +65,16 @@ class PSSADecoder(CodecSide):
 
     def elaborate(self, platform):
         m = Module()
-        lanes, width = self.lanes, self.data_width
+        lanes, width, bits = self.lanes, self.data_width, self.score_bits
         p = self._config.pssa
-        capacity = width + p.max_chunk_bits
+        chunk_bits = p.max_chunk_bits
+        header_bits = 1 + lanes
+        # A word is taken only while ``fill <= room``, whatever the current chunk's length, so
+        # that decision stays off the chunk loop. With ``room`` = two chunks and a header, the
+        # chunk after a consumed one and the header after that are present even when no word
+        # was taken, so the rule costs no cycle that the bus could have saved.
+        room = 2 * chunk_bits + lanes
+        capacity = room + width
 
         m.submodules.parser = parser = ChunkParser(self._config)
         ref_read, ref_write = self.reference_bitmap(m)
@@ -74,63 +85,147 @@ class PSSADecoder(CodecSide):
         words_left = Signal.like(command.words)
         beat = Signal(range(p.max_beats_per_row))
         patch_pos = Signal(range(self.patch_rows))
-        buffer = Signal(capacity)
-        fill = Signal(range(capacity + 1))
         running = Signal()
         draining = Signal()
 
+        # The current beat's reference bitmap (zero in a patch's first row), its popcount and
+        # its valid lanes are registers, loaded for the next beat as a chunk is consumed: the
+        # chunk loop then starts from flip-flops only.
+        reference = Signal(lanes)
+        reference_count = Signal(range(lanes + 1))
+        lane_mask = Signal(lanes)
+
+        # A chunk is 1 + flag*lanes + popcount(mask)*score_bits bits: one of a few fixed
+        # lengths, indexed here by (flag, count).
+        lengths = {(f, c): 1 + f * lanes + c * bits for f in (0, 1) for c in range(lanes + 1)}
+        shifts = sorted({0, *lengths.values()})
+
+        # The unconsumed bits. ``buffer`` lags one chunk behind: it still starts with the
+        # chunk consumed last, whose length ``lag`` (one-hot over ``shifts``) says. Shifting it
+        # out happens in the next cycle from registers (``aligned``), off the chunk loop.
+        # Bits of ``aligned`` at and above ``fill`` are zero.
+        buffer = Signal(capacity)
+        lag = Signal(len(shifts), init=1)
+        fill = Signal(range(capacity + 1))
+        aligned = Signal(capacity)
+        m.d.comb += aligned.eq(
+            functools.reduce(operator.or_, (Mux(lag[k], buffer >> s, 0)
+                                            for k, s in enumerate(shifts))))
+        # The current chunk's header (flag and XOR bitmap) = ``aligned[:header_bits]``, kept
+        # in its own register so that the chunk loop is: header -> popcount -> select the next
+        # header among the candidate positions.
+        header = Signal(header_bits)
+
+        flag = header[0]
+        xor = header[1:]
+        mask = Signal(lanes)
+        m.d.comb += mask.eq(Mux(flag, reference ^ xor, reference))
+        count = Signal(range(lanes + 1))
+        m.d.comb += count.eq(Mux(flag, popcount(reference ^ xor), reference_count))
+        bad_lane = flag & (xor & ~lane_mask).any()
+
+        def select(table):
+            """``table[(flag, count)]`` for the current chunk."""
+            return Mux(flag, Array(table[1, c] for c in range(lanes + 1))[count],
+                       Array(table[0, c] for c in range(lanes + 1))[reference_count])
+
+        # Bits above ``fill`` are zero, so a chunk not yet fully received is longer than
+        # ``fill``: ``complete`` is exact. Consuming a chunk also needs the header after it
+        # (or the end of the tile's words), which the loop loads as the next header.
+        complete = Signal()
+        ready_to_consume = Signal()
         m.d.comb += [
-            parser.bits.eq(buffer[:p.max_chunk_bits]),
-            parser.valid_lanes.eq(Mux(keys_left >= lanes, lanes, keys_left)),
-            ref_read.addr.eq(beat),
-            parser.reference.eq(Mux(patch_pos == 0, 0, ref_read.data)),
+            complete.eq(select({k: fill >= n for k, n in lengths.items()})),
+            ready_to_consume.eq(select({
+                k: Mux(words_left == 0, fill >= n, fill >= n + header_bits)
+                for k, n in lengths.items()})),
         ]
-        # Bits above ``fill`` are always zero, so a chunk not yet fully received has a length
-        # above ``fill``: ``complete`` is exact.
-        complete = parser.length <= fill
+
+        # Two registered stages after the loop: the chunk and its reference (``staged``), then
+        # the parsed scores (``scores``). Each advances when the next one is free.
+        staged_bits = Signal(chunk_bits)
+        staged_reference = Signal(lanes)
+        staged_valid = Signal()
+        out_free = ~self.scores.valid | self.scores.ready
+        advance = staged_valid & out_free
+        consume = Signal()
+        m.d.comb += consume.eq(running & ready_to_consume & ~bad_lane &
+                               (~staged_valid | advance))
+
         m.d.comb += [
-            self.scores.valid.eq(running & complete & ~parser.bad_lane),
-            self.scores.payload.eq(parser.scores),
+            parser.bits.eq(staged_bits),
+            # Padding lanes were checked in the loop (``bad_lane``); the parser's own check is
+            # not needed here.
+            parser.valid_lanes.eq(lanes),
+            parser.reference.eq(staged_reference),
         ]
-        consume = self.scores.valid & self.scores.ready
-        # A word is placed above the current bits before the consumed chunk is shifted out, so
-        # its shift runs in parallel with the chunk-length logic; only the decision to take it
-        # waits for the length. ``merged`` has room for a word taken while a chunk leaves.
-        fill_after = Signal.like(fill)
-        m.d.comb += fill_after.eq(Mux(consume, fill - parser.length, fill))
+        with m.If(advance):
+            m.d.sync += [self.scores.payload.eq(parser.scores), self.scores.valid.eq(1)]
+        with m.Elif(self.scores.ready):
+            m.d.sync += self.scores.valid.eq(0)
+        with m.If(consume):
+            m.d.sync += [staged_bits.eq(aligned[:chunk_bits]), staged_reference.eq(reference),
+                         staged_valid.eq(1)]
+        with m.Elif(advance):
+            m.d.sync += staged_valid.eq(0)
+
         m.d.comb += self.inp.ready.eq(
-            (words_left != 0) & (draining | (running & (fill_after <= capacity - width))))
+            (words_left != 0) & (draining | (running & (fill <= room))))
         take = self.inp.valid & self.inp.ready
         with m.If(take):
             m.d.sync += words_left.eq(words_left - 1)
-        merged = Signal(capacity + p.max_chunk_bits)
-        merged_fill = Signal(range(capacity + p.max_chunk_bits + 1))
-        # Drained words are dropped: the buffer only ever holds words of a tile being decoded.
-        with m.If(take & running):
-            m.d.comb += [merged.eq(buffer | (self.inp.payload << fill)),
-                         merged_fill.eq(fill + width)]
-        with m.Else():
-            m.d.comb += [merged.eq(buffer), merged_fill.eq(fill)]
+        # The word goes above the current bits: a shift by the registered ``fill``, in
+        # parallel with the chunk loop. Drained words are dropped.
+        # The new ``fill`` is selected among candidates computed from registers, with and
+        # without the word, so ``take`` only steers the last multiplexer.
+        insert = take & running
+        merged = Signal(capacity)
+        m.d.comb += merged.eq(Mux(insert, aligned | (self.inp.payload << fill), aligned))
+        m.d.sync += buffer.eq(merged)
         with m.If(consume):
-            m.d.sync += [buffer.eq(merged >> parser.length),
-                         fill.eq(merged_fill - parser.length)]
+            m.d.sync += [
+                lag.eq(select({k: 1 << shifts.index(n) for k, n in lengths.items()})),
+                fill.eq(Mux(insert, select({k: fill + width - n for k, n in lengths.items()}),
+                            select({k: fill - n for k, n in lengths.items()}))),
+                # The next header lies in ``aligned``: ``ready_to_consume`` waited for it.
+                header.eq(select({k: aligned[n:n + header_bits] for k, n in lengths.items()})),
+            ]
         with m.Else():
-            m.d.sync += [buffer.eq(merged), fill.eq(merged_fill)]
+            m.d.sync += [lag.eq(1), fill.eq(Mux(insert, fill + width, fill)),
+                         header.eq(merged[:header_bits])]
 
         m.d.comb += [
             ref_write.addr.eq(beat),
-            ref_write.data.eq(parser.mask),
+            ref_write.data.eq(mask),
             ref_write.en.eq(consume & ((command.policy == Policy.CHAIN) | (patch_pos == 0))),
         ]
-        last_beat = (keys_left <= lanes) & (rows_left == 1)
+        # Row bookkeeping for the next beat, from registers only (``row_end``: the current
+        # beat is its row's last).
+        row_end = Signal()
+        next_row_end = Mux(row_end, command.n_keys <= lanes, keys_left <= 2 * lanes)
+        first_mask = Cat(command.n_keys > i for i in range(lanes))
+        next_beat = Mux(row_end, 0, beat + 1)
+        next_patch_start = Mux(row_end, patch_pos == self.patch_rows - 1, patch_pos == 0)
+        # The next beat's reference is read one beat ahead; when it is the beat being written
+        # (rows of one beat), it is the bitmap being consumed, whose popcount the loop has.
+        m.d.comb += ref_read.addr.eq(next_beat)
+        bypass = ((command.policy == Policy.CHAIN) | (patch_pos == 0)) & row_end & (beat == 0)
+        last_beat = row_end & (rows_left == 1)
         with m.If(consume):
-            with m.If(keys_left > lanes):
-                m.d.sync += [keys_left.eq(keys_left - lanes), beat.eq(beat + 1)]
-            with m.Else():
+            m.d.sync += [reference.eq(Mux(next_patch_start, 0,
+                                          Mux(bypass, mask, ref_read.data))),
+                         reference_count.eq(Mux(next_patch_start, 0,
+                                                Mux(bypass, count, popcount(ref_read.data)))),
+                         row_end.eq(next_row_end),
+                         lane_mask.eq(Mux(row_end, first_mask,
+                                          Cat(keys_left > lanes + i for i in range(lanes))))]
+            with m.If(row_end):
                 m.d.sync += [keys_left.eq(command.n_keys), beat.eq(0),
                              rows_left.eq(rows_left - 1),
                              patch_pos.eq(Mux(patch_pos == self.patch_rows - 1, 0,
                                               patch_pos + 1))]
+            with m.Else():
+                m.d.sync += [keys_left.eq(keys_left - lanes), beat.eq(beat + 1)]
 
         m.d.comb += self.error.eq(self.error_code != ErrorCode.NONE)
         m.d.sync += self.done.eq(0)
@@ -144,7 +239,10 @@ class PSSADecoder(CodecSide):
                            (c.n_keys > self.max_keys))
                     m.d.sync += [command.eq(c), rows_left.eq(c.n_rows), keys_left.eq(c.n_keys),
                                  words_left.eq(c.words), beat.eq(0), patch_pos.eq(0),
-                                 buffer.eq(0), fill.eq(0)]
+                                 reference.eq(0), reference_count.eq(0),
+                                 row_end.eq(c.n_keys <= lanes),
+                                 lane_mask.eq(Cat(c.n_keys > i for i in range(lanes))),
+                                 buffer.eq(0), lag.eq(1), fill.eq(0), header.eq(0)]
                     with m.If(bad):
                         m.d.sync += self.error_code.eq(ErrorCode.COMMAND)
                         m.next = "DRAIN"
@@ -153,7 +251,7 @@ class PSSADecoder(CodecSide):
                         m.next = "RUN"
             with m.State("RUN"):
                 m.d.comb += [running.eq(1), self.busy.eq(1)]
-                with m.If(complete & parser.bad_lane):
+                with m.If(complete & bad_lane):
                     m.d.sync += self.error_code.eq(ErrorCode.BAD_LANE)
                     m.next = "DRAIN"
                 with m.Elif(~complete & (words_left == 0)):
@@ -165,12 +263,14 @@ class PSSADecoder(CodecSide):
                 m.d.comb += self.busy.eq(1)
                 with m.If((words_left != 0) | (fill >= width)):
                     m.d.sync += self.error_code.eq(ErrorCode.LENGTH)
-                with m.Elif(buffer != 0):
+                with m.Elif(aligned != 0):
                     m.d.sync += self.error_code.eq(ErrorCode.PADDING)
                 m.next = "DRAIN"
             with m.State("DRAIN"):
                 m.d.comb += [draining.eq(1), self.busy.eq(1)]
-                with m.If((words_left == 0) | ((words_left == 1) & take)):
+                # ``done`` also waits for the beats still in the output stages.
+                with m.If(((words_left == 0) | ((words_left == 1) & take)) &
+                          ~staged_valid & ~self.scores.valid):
                     m.d.sync += self.done.eq(1)
                     m.next = "IDLE"
         return m

@@ -1,4 +1,4 @@
-from amaranth import Module, Mux, Signal
+from amaranth import Cat, Module, Mux, Signal
 from amaranth.lib import stream
 from amaranth.lib.wiring import In, Out
 
@@ -44,13 +44,14 @@ class PSSAEncoder(CodecSide):
 
     Latency and throughput
     ----------------------
-    ``latency`` (2): a beat taken at cycle ``t`` is coded into a register at ``t + 1`` and in
-    the output buffer at ``t + 2``, so a word completed by it is valid then. One beat (``lanes`` scores) per cycle whenever the
-    coded beats average at most ``data_width`` bits and ``out`` is ready; otherwise the output
-    bus is the limit (``data_width`` coded bits per cycle).
+    ``latency`` (3): a beat taken at cycle ``t`` is pruned into a register at ``t + 1``, coded
+    into a register at ``t + 2`` and in the output buffer at ``t + 3``, so a word completed by
+    it is valid then. One beat (``lanes`` scores) per cycle whenever the coded beats average at
+    most ``data_width`` bits and ``out`` is ready; otherwise the output bus is the limit
+    (``data_width`` coded bits per cycle).
     """
 
-    latency = 2
+    latency = 3
 
     def __init__(self, config):
         super().__init__(config, lambda layouts, width: {
@@ -74,6 +75,11 @@ class PSSAEncoder(CodecSide):
         keys_left = Signal.like(command.n_keys)
         beat = Signal(range(p.max_beats_per_row))
         patch_pos = Signal(range(self.patch_rows))
+        # The current beat is its row's last (``row_end``); its valid lanes (``lane_mask``).
+        # Both are registers, loaded for the next beat as a beat is taken, so pruning starts
+        # from flip-flops.
+        row_end = Signal()
+        lane_mask = Signal(lanes)
         words = Signal.like(self.meta.payload.words)
         bits = Signal.like(self.meta.payload.bits)
         kept = Signal.like(self.meta.payload.kept)
@@ -82,16 +88,18 @@ class PSSAEncoder(CodecSide):
         flushing = Signal()
         running = Signal()
 
+        # Three stages: prune (``pruned``), code (``staged``), pack (``buffer``). The
+        # threshold comparison, the compaction of the kept values and the packer's shifter
+        # are each in their own cycle.
+        pruned_scores = Signal.like(self.scores.payload)
+        pruned_mask = Signal(lanes)
+        pruned_reference = Signal(lanes)
+        pruned_valid = Signal()
         m.d.comb += [
-            coder.scores.eq(self.scores.payload),
-            coder.valid_lanes.eq(Mux(keys_left >= lanes, lanes, keys_left)),
-            coder.threshold.eq(command.threshold),
-            ref_read.addr.eq(beat),
-            coder.reference.eq(Mux(patch_pos == 0, 0, ref_read.data)),
+            coder.scores.eq(pruned_scores),
+            coder.mask.eq(pruned_mask),
+            coder.reference.eq(pruned_reference),
         ]
-
-        # The coded beat is registered (``staged``) so that the coder and the packer's shifter
-        # are in different cycles.
         staged_chunk = Signal.like(coder.chunk)
         staged_length = Signal.like(coder.length)
         staged_kept = Signal.like(coder.kept)
@@ -99,7 +107,8 @@ class PSSAEncoder(CodecSide):
 
         # Bit packer: words leave from the bottom of the buffer, chunks enter above ``fill``.
         m.d.comb += [
-            self.out.valid.eq((fill >= width) | (flushing & ~staged_valid & (fill != 0))),
+            self.out.valid.eq((fill >= width) |
+                              (flushing & ~pruned_valid & ~staged_valid & (fill != 0))),
             self.out.payload.eq(buffer[:width]),
         ]
         pop = self.out.valid & self.out.ready
@@ -110,11 +119,16 @@ class PSSAEncoder(CodecSide):
             buffer_after_pop.eq(Mux(pop, buffer >> width, buffer)),
         ]
         # Packing a chunk only while less than a word is pending bounds the buffer by one word
-        # plus one chunk, and still lets one word out and one chunk in every cycle.
-        pack = staged_valid & (fill_after_pop < width)
+        # plus one chunk, and still lets one word out and one chunk in every cycle. Both the
+        # decision and the position follow from ``fill`` and ``out.ready`` directly, not
+        # through ``out.valid`` (a flushed word only leaves when no chunk is waiting), so
+        # that the ready chain back to ``scores`` stays short.
+        pack = staged_valid & ((fill < width) | (self.out.ready & (fill < 2 * width)))
+        position = Signal(range(width))
+        m.d.comb += position.eq(Mux(fill >= width, fill - width, fill))
         with m.If(pack):
             m.d.sync += [
-                buffer.eq(buffer_after_pop | (staged_chunk << fill_after_pop)),
+                buffer.eq(buffer_after_pop | (staged_chunk << position)),
                 fill.eq(fill_after_pop + staged_length),
                 bits.eq(bits + staged_length),
                 kept.eq(kept + staged_kept),
@@ -122,29 +136,47 @@ class PSSAEncoder(CodecSide):
         with m.Else():
             m.d.sync += [buffer.eq(buffer_after_pop), fill.eq(fill_after_pop)]
 
-        m.d.comb += self.scores.ready.eq(running & (~staged_valid | pack))
-        take = self.scores.valid & self.scores.ready
-        with m.If(take):
+        code = pruned_valid & (~staged_valid | pack)
+        with m.If(code):
             m.d.sync += [staged_chunk.eq(coder.chunk), staged_length.eq(coder.length),
                          staged_kept.eq(coder.kept), staged_valid.eq(1)]
         with m.Elif(pack):
             m.d.sync += staged_valid.eq(0)
+
+        m.d.comb += self.scores.ready.eq(running & (~pruned_valid | code))
+        take = self.scores.valid & self.scores.ready
+        mask = Signal(lanes)
+        m.d.comb += [
+            mask.eq(Cat(self.scores.payload[i] >= command.threshold for i in range(lanes)) &
+                    lane_mask),
+            ref_read.addr.eq(beat),
+        ]
+        with m.If(take):
+            m.d.sync += [pruned_scores.eq(self.scores.payload), pruned_mask.eq(mask),
+                         pruned_reference.eq(Mux(patch_pos == 0, 0, ref_read.data)),
+                         pruned_valid.eq(1)]
+        with m.Elif(code):
+            m.d.sync += pruned_valid.eq(0)
         with m.If(pop):
             m.d.sync += words.eq(words + 1)
 
         m.d.comb += [
             ref_write.addr.eq(beat),
-            ref_write.data.eq(coder.mask),
+            ref_write.data.eq(mask),
             ref_write.en.eq(take & ((command.policy == Policy.CHAIN) | (patch_pos == 0))),
         ]
+        first_mask = Cat(command.n_keys > i for i in range(lanes))
         with m.If(take):
-            with m.If(keys_left > lanes):
-                m.d.sync += [keys_left.eq(keys_left - lanes), beat.eq(beat + 1)]
-            with m.Else():
+            with m.If(row_end):
                 m.d.sync += [keys_left.eq(command.n_keys), beat.eq(0),
+                             row_end.eq(command.n_keys <= lanes), lane_mask.eq(first_mask),
                              rows_left.eq(rows_left - 1),
                              patch_pos.eq(Mux(patch_pos == self.patch_rows - 1, 0,
                                               patch_pos + 1))]
+            with m.Else():
+                m.d.sync += [keys_left.eq(keys_left - lanes), beat.eq(beat + 1),
+                             row_end.eq(keys_left <= 2 * lanes),
+                             lane_mask.eq(Cat(keys_left > lanes + i for i in range(lanes)))]
 
         m.d.comb += [
             self.meta.payload.words.eq(words),
@@ -162,6 +194,8 @@ class PSSAEncoder(CodecSide):
                     bad = ((c.n_rows == 0) | (c.n_rows > self.max_rows) | (c.n_keys == 0) |
                            (c.n_keys > self.max_keys))
                     m.d.sync += [command.eq(c), rows_left.eq(c.n_rows), keys_left.eq(c.n_keys),
+                                 row_end.eq(c.n_keys <= lanes),
+                                 lane_mask.eq(Cat(c.n_keys > i for i in range(lanes))),
                                  beat.eq(0), patch_pos.eq(0), words.eq(0), bits.eq(0),
                                  kept.eq(0)]
                     with m.If(bad):
@@ -172,11 +206,11 @@ class PSSAEncoder(CodecSide):
                         m.next = "RUN"
             with m.State("RUN"):
                 m.d.comb += [running.eq(1), self.busy.eq(1)]
-                with m.If(take & (keys_left <= lanes) & (rows_left == 1)):
+                with m.If(take & row_end & (rows_left == 1)):
                     m.next = "FLUSH"
             with m.State("FLUSH"):
                 m.d.comb += [flushing.eq(1), self.busy.eq(1)]
-                with m.If(~staged_valid & ((fill == 0) | (pop & (fill <= width)))):
+                with m.If(~pruned_valid & ~staged_valid & ((fill == 0) | (pop & (fill <= width)))):
                     m.next = "META"
             with m.State("META"):
                 m.d.comb += [self.meta.valid.eq(1), self.busy.eq(1)]
