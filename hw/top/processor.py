@@ -341,6 +341,8 @@ class SDProcessor(wiring.Component):
         ]
 
         halted = Signal()
+        error_pending = Signal()
+        stopped = Signal()
         error_cause = Signal(4)
         error_detail = Signal(4)
         error_index = Signal(24)
@@ -356,13 +358,14 @@ class SDProcessor(wiring.Component):
             csr.ERROR.eq(Cat(error_cause, error_detail, error_index)),
             csr.IRQ_PENDING_set.eq(Cat(irq_done, irq_error, irq_fence)),
             flush.eq(halted),
+            stopped.eq(halted | error_pending),
         ]
         m.d.sync += self.irq.eq((csr.IRQ_PENDING & csr.IRQ_ENABLE) != 0)
 
         # Command push: a push into a full queue is an overflow error (the command is lost).
         push = Signal()
         m.d.comb += [
-            push.eq(csr.CMD_PUSH_stb & ~halted),
+            push.eq(csr.CMD_PUSH_stb & ~stopped),
             queue.i.valid.eq(push),
             queue.i.payload.eq(Cat(csr.CMD0, csr.CMD1, csr.CMD2, csr.CMD3)),
         ]
@@ -474,9 +477,11 @@ class SDProcessor(wiring.Component):
             array.cmd.payload.k.eq(gm.k),
         ]
 
-        # Read and write port routing: the running command owns the ports it needs.
-        storing = Signal()
-        loading = Signal()
+        # Read and write port routing: the running command owns the ports it needs. The owners
+        # are registers, set as the command is dispatched and cleared as it ends, so that the
+        # sequencer's state decoding is off the paths into the buffers.
+        store_owner = [Signal(name=f"store_owner_{buf.name.lower()}") for buf in Buffer]
+        load_owner = [Signal(name=f"load_owner_{buf.name.lower()}") for buf in Buffer]
         gemm_running = Signal()
         tips_running = Signal()
         sas_storing = Signal()
@@ -505,16 +510,14 @@ class SDProcessor(wiring.Component):
                                         sas_writer.wr_data)]
         for buf in Buffer:
             rp, wp = rports[buf.value], wports[buf.value]
-            store_sel = storing & (load_buffer == buf.value)
-            addr, en = store_reader.rd_addr, store_sel & store_reader.rd_en
+            addr, en = store_reader.rd_addr, store_owner[buf.value] & store_reader.rd_en
             for owner, reader in readers[buf]:
                 m.d.comb += reader.rd_data.eq(rp.data)
                 addr = Mux(owner, reader.rd_addr, addr)
                 en = Mux(owner, reader.rd_en, en)
             m.d.comb += [rp.addr.eq(addr), rp.en.eq(en)]
 
-            load_sel = loading & (load_buffer == buf.value)
-            wen = load_sel & dma.rd_data.valid & (load_ptr < depths[buf.value])
+            wen = load_owner[buf.value] & dma.rd_data.valid & (load_ptr < depths[buf.value])
             waddr, wdata = load_ptr, dma.rd_data.payload
             for owner, user_en, user_addr, user_data in write_users.get(buf, []):
                 wen = Mux(owner, user_en, wen)
@@ -527,7 +530,7 @@ class SDProcessor(wiring.Component):
                 with m.Case(buf.value):
                     m.d.comb += read_data.eq(rports[buf.value].data)
         m.d.comb += store_reader.rd_data.eq(read_data)
-        with m.If(loading & dma.rd_data.valid):
+        with m.If(Cat(*load_owner).any() & dma.rd_data.valid):
             m.d.sync += load_ptr.eq(load_ptr + 1)
 
         m.d.comb += [dma.rd_data.ready.eq(1), dma.status.ready.eq(1)]
@@ -560,8 +563,8 @@ class SDProcessor(wiring.Component):
 
         with m.FSM(name="sequencer"):
             with m.State("IDLE"):
-                m.d.comb += queue.o.ready.eq(~halted)
-                with m.If(queue.o.valid & ~halted):
+                m.d.comb += queue.o.ready.eq(~stopped)
+                with m.If(queue.o.valid & ~stopped):
                     m.d.sync += [cmd.eq(queue.o.payload), sequence.eq(sequence + 1)]
                     m.next = "DECODE"
             with m.State("DECODE"):
@@ -719,6 +722,8 @@ class SDProcessor(wiring.Component):
                                  fail_detail.eq(checked_range_buffer)]
                     m.next = "IDLE"
                 with m.Elif((opcode == Opcode.LOAD) | (opcode == Opcode.STORE)):
+                    m.d.sync += [owner.eq((opcode == Opcode.STORE) & (load_buffer == buf.value))
+                                 for owner, buf in zip(store_owner, Buffer)]
                     m.d.comb += [store_reader.start.eq(opcode == Opcode.STORE),
                                  store_reader.base.eq(ls.addr),
                                  store_reader.pass_items.eq(beats),
@@ -731,7 +736,7 @@ class SDProcessor(wiring.Component):
                                      score_reader.row_words.eq(_ceil_div(gm.k, cfg.pssa.lanes)),
                                      score_reader.rows.eq(gm.m),
                                      score_reader.chunks.eq(_ceil_div(gm.k, d.rows))]
-                    m.d.sync += act_from_sas.eq(gm.act_source)
+                    m.d.sync += [act_from_sas.eq(gm.act_source), gemm_running.eq(1)]
                     for reader, base, count, passes in (
                             (act_reader, gm.act_addr, Mux(gm.act_source, 0, beats), 1),
                             (weight_reader, gm.weight_addr, gm.k, weight_passes),
@@ -748,6 +753,7 @@ class SDProcessor(wiring.Component):
                     ]
                     m.next = "ARRAY"
                 with m.Elif(opcode == Opcode.TIPS):
+                    m.d.sync += tips_running.eq(1)
                     m.d.comb += [probs_reader.start.eq(1), probs_reader.base.eq(tp.probs_addr),
                                  probs_reader.pass_items.eq(beats),
                                  probs_reader.passes.eq(1),
@@ -755,6 +761,8 @@ class SDProcessor(wiring.Component):
                                  tips_writer.count.eq(tips_words)]
                     m.next = "TIPS"
                 with m.Elif(sas_op):
+                    m.d.sync += [sas_storing.eq(opcode == Opcode.SAS_STORE),
+                                 sas_loading.eq(opcode == Opcode.SAS_LOAD)]
                     if ema.sas_codec:
                         m.d.comb += [sas_reader.start.eq(opcode == Opcode.SAS_STORE),
                                      sas_reader.base.eq(st.addr),
@@ -769,18 +777,16 @@ class SDProcessor(wiring.Component):
                     m.next = "IDLE"
 
             with m.State("DESCRIPTOR"):
-                m.d.comb += [busy.eq(1), dma.desc.valid.eq(1),
-                             storing.eq(opcode == Opcode.STORE),
-                             sas_storing.eq(opcode == Opcode.SAS_STORE),
-                             sas_loading.eq(opcode == Opcode.SAS_LOAD)]
+                m.d.comb += [busy.eq(1), dma.desc.valid.eq(1)]
                 with m.If(dma.desc.ready):
+                    m.d.sync += [owner.eq((opcode == Opcode.LOAD) & (load_buffer == buf.value))
+                                 for owner, buf in zip(load_owner, Buffer)]
                     m.next = "TRANSFER"
             with m.State("TRANSFER"):
-                m.d.comb += [busy.eq(1), loading.eq(opcode == Opcode.LOAD),
-                             storing.eq(opcode == Opcode.STORE),
-                             sas_storing.eq(opcode == Opcode.SAS_STORE),
-                             sas_loading.eq(opcode == Opcode.SAS_LOAD)]
+                m.d.comb += busy.eq(1)
                 with m.If(dma.status.valid):
+                    m.d.sync += [owner.eq(0) for owner in [*store_owner, *load_owner,
+                                                            sas_storing, sas_loading]]
                     m.d.comb += store_reader.stop.eq(1)
                     if ema.sas_codec:
                         m.d.comb += sas_reader.stop.eq(1)
@@ -795,40 +801,43 @@ class SDProcessor(wiring.Component):
                     m.next = "IDLE"
 
             with m.State("TIPS"):
-                m.d.comb += [busy.eq(1), tips_running.eq(1), tips.cmd.valid.eq(1)]
+                m.d.comb += [busy.eq(1), tips.cmd.valid.eq(1)]
                 with m.If(tips.cmd.ready):
                     m.next = "TIPS_RUN"
             with m.State("TIPS_RUN"):
-                m.d.comb += [busy.eq(1), tips_running.eq(1)]
+                m.d.comb += busy.eq(1)
                 with m.If(tips.status.valid):
                     with m.If(tips.status.payload.error):
                         m.d.comb += [fail.eq(1), fail_cause.eq(ErrorCause.TIPS),
                                      probs_reader.stop.eq(1)]
+                        m.d.sync += tips_running.eq(0)
                         m.next = "IDLE"
                     with m.Else():
                         m.next = "TIPS_DRAIN"
             with m.State("TIPS_DRAIN"):
-                m.d.comb += [busy.eq(1), tips_running.eq(1)]
+                m.d.comb += busy.eq(1)
                 with m.If(~tips_writer.busy):
                     m.d.comb += complete.eq(1)
+                    m.d.sync += tips_running.eq(0)
                     m.next = "IDLE"
 
             with m.State("ARRAY"):
-                m.d.comb += [busy.eq(1), gemm_running.eq(1), array.cmd.valid.eq(1)]
+                m.d.comb += [busy.eq(1), array.cmd.valid.eq(1)]
                 with m.If(array.cmd.ready):
                     m.next = "GEMM"
             with m.State("GEMM"):
-                m.d.comb += [busy.eq(1), gemm_running.eq(1)]
+                m.d.comb += busy.eq(1)
                 with m.If(array.done & array.error):
                     m.d.comb += [fail.eq(1), fail_cause.eq(ErrorCause.DBSC),
                                  act_reader.stop.eq(1), weight_reader.stop.eq(1),
                                  bitmap_reader.stop.eq(1)]
+                    m.d.sync += gemm_running.eq(0)
                     if row_major:
                         m.d.comb += score_reader.stop.eq(1)
                     m.next = "IDLE"
                 with m.Elif(~gemm_writer_busy & ~array.busy & ~requant_int.o.valid
                             & ~requant_uint.o.valid & ~counting):
-                    m.d.sync += [account_high.eq(high_tokens),
+                    m.d.sync += [gemm_running.eq(0), account_high.eq(high_tokens),
                                  account_low.eq(gm.m - high_tokens),
                                  account_macs.eq(per_token)]
                     m.next = "ACCOUNT"
@@ -857,14 +866,23 @@ class SDProcessor(wiring.Component):
         with m.If(clear_counters):
             m.d.sync += [busy_cycles.eq(0), macs_high.eq(0), macs_low.eq(0)]
 
-        with m.If((fail | overflow) & ~halted):
-            m.d.comb += irq_error.eq(1)
+        # A failure or an overflow is registered first and takes effect the cycle after: its
+        # sources are all over the chip, its effects too. Meanwhile the sequencer is
+        # ``stopped`` as if halted already: nothing leaves or enters the queue.
+        pending_cause = Signal.like(error_cause)
+        pending_detail = Signal.like(error_detail)
+        pending_index = Signal.like(error_index)
+        m.d.sync += error_pending.eq((fail | overflow) & ~stopped & ~clear_error)
+        with m.If((fail | overflow) & ~stopped):
             m.d.sync += [
-                halted.eq(1),
-                error_cause.eq(Mux(fail, fail_cause, ErrorCause.OVERFLOW)),
-                error_detail.eq(Mux(fail, fail_detail, 0)),
-                error_index.eq(Mux(fail, sequence - 1, sequence + queue.level)),
+                pending_cause.eq(Mux(fail, fail_cause, ErrorCause.OVERFLOW)),
+                pending_detail.eq(Mux(fail, fail_detail, 0)),
+                pending_index.eq(Mux(fail, sequence - 1, sequence + queue.level)),
             ]
+        with m.If(error_pending):
+            m.d.comb += irq_error.eq(1)
+            m.d.sync += [halted.eq(1), error_cause.eq(pending_cause),
+                         error_detail.eq(pending_detail), error_index.eq(pending_index)]
         with m.If(clear_error):
             m.d.sync += [halted.eq(0), error_cause.eq(ErrorCause.NONE), error_detail.eq(0),
                          error_index.eq(0), sequence.eq(0), commands_done.eq(0)]
