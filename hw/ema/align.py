@@ -41,35 +41,80 @@ class _RowCursor:
     ``chip`` counts the row's bytes not yet moved on the on-chip side, ``span`` the bytes from
     the current DRAM beat's first lane to the row's end. At a row's first beat the registers
     are stale, so the ``*_now`` values take the burst's fields instead.
+
+    The beat's strobes, byte count and masks only need these clamped to one beat:
+    ``span_lanes`` and ``chip_lanes`` (``min(span_now, B)``, ``min(max(chip_now, 0), B)``),
+    ``chip_left`` (``chip_now > 0``) and ``chip_more`` (``chip_now > B``). At a row's first
+    beat they come from the low bits of ``row_bytes`` and whether it reaches a whole beat
+    (rows are never empty), so that no wide add of the burst's fields lies on the per-beat
+    paths.
     """
 
     def __init__(self, m, ema, info, row_bytes):
         width = row_bytes_width(ema) + 2
+        lanes = ema.data_bytes
+        shift = ema.beat_shift
         self.beat = Signal(8)
-        self.offset = Signal(ema.beat_shift)
+        # ``beat == 0``, kept as its own flip-flop: ``start`` selects the shift amount, the
+        # lane masks and the strobes of every beat.
+        self.first_beat = Signal(init=1)
+        self.offset = Signal(shift)
         self.chip = Signal(signed(width))
         self.span = Signal(signed(width))
         burst = info.burst
         self.start = Signal()
-        self.offset_now = Signal(ema.beat_shift)
+        self.offset_now = Signal(shift)
         self.chip_now = Signal(signed(width))
         self.span_now = Signal(signed(width))
         self.burst_end = Signal()
+        self.span_lanes = Signal(range(lanes + 1))
+        self.chip_lanes = Signal(range(lanes + 1))
+        self.chip_left = Signal()
+        # ``chip > 0`` as a flip-flop: it decides whether a write beat waits for input.
+        self.chip_positive = Signal()
+        self.chip_more = Signal()
         m.d.comb += [
-            self.start.eq(burst.row_first & (self.beat == 0)),
+            self.start.eq(burst.row_first & self.first_beat),
             self.offset_now.eq(Mux(self.start, burst.offset, self.offset)),
             self.chip_now.eq(Mux(self.start, row_bytes, self.chip)),
             self.span_now.eq(Mux(self.start, burst.offset + row_bytes, self.span)),
             self.burst_end.eq(self.beat == burst.len),
         ]
+        whole_beat = row_bytes[shift:].any()
+        short_row = row_bytes[:shift]
+        short_span = burst.offset + short_row
+        # Compared with B = 2^shift bit by bit rather than with carry chains: ``v >= B`` is any
+        # bit at or above ``shift``. ``span`` is positive at any beat that is not a row's first.
+        def above_beat(value):
+            return value[shift + 1:].any() | (value[shift] & value[:shift].any())
+
+        with m.If(self.start):
+            m.d.comb += [
+                self.span_lanes.eq(Mux(whole_beat | short_span[shift], lanes, short_span)),
+                self.chip_lanes.eq(Mux(whole_beat, lanes, short_row)),
+                self.chip_left.eq(1),
+                self.chip_more.eq(above_beat(row_bytes)),
+            ]
+        with m.Else():
+            span = self.span.as_unsigned()
+            negative = self.chip[-1]
+            chip = self.chip.as_unsigned()[:-1]
+            m.d.comb += [
+                self.span_lanes.eq(Mux(span[shift:].any(), lanes, span[:shift])),
+                self.chip_lanes.eq(Mux(negative, 0, Mux(chip[shift:].any(), lanes, chip[:shift]))),
+                self.chip_left.eq(self.chip_positive),
+                self.chip_more.eq(~negative & above_beat(chip)),
+            ]
 
     def advance(self, m, ema, chip_moved):
         """Update the registers for a DRAM beat that moved ``chip_moved`` on-chip beats."""
         m.d.sync += [
             self.beat.eq(Mux(self.burst_end, 0, self.beat + 1)),
+            self.first_beat.eq(self.burst_end),
             self.offset.eq(self.offset_now),
             self.span.eq(self.span_now - ema.data_bytes),
             self.chip.eq(Mux(chip_moved, self.chip_now - ema.data_bytes, self.chip_now)),
+            self.chip_positive.eq(Mux(chip_moved, self.chip_more, self.chip_left)),
         ]
 
 
@@ -100,7 +145,7 @@ class ReadAligner(wiring.Component):
     o : ``Out(stream.Signature(data_width))``
         On-chip beats, ``ceil(row_bytes / B)`` per row.
     row_bytes : ``In(row_bytes_width(ema))``
-        The row length, read at each row's first beat.
+        The row length (non-zero), read at each row's first beat.
     zero : ``In(1)``
         The descriptor has failed: deliver zeros from now on.
     bus_beat : ``Out(1)``
@@ -148,15 +193,24 @@ class ReadAligner(wiring.Component):
         flush_closes = Signal()
 
         phantom = info.phantom
-        current = Signal(ema.data_width)
-        m.d.comb += current.eq(Mux(phantom | self.zero | self.beat.payload.error, 0,
-                                   self.beat.payload.data))
+        data = self.beat.payload.data
+        # The DRAM beat counts as zero; ``held`` keeps it zeroed, the outgoing beat clears the
+        # lanes it takes from it together with the lanes past the row's end, so that the
+        # failure conditions gate byte lanes instead of sitting in front of the shifter.
+        blank = Signal()
+        m.d.comb += blank.eq(phantom | self.zero | self.beat.payload.error)
         # A row that starts mid-beat yields its first on-chip beat only with its second DRAM
         # beat (or with the flush).
         emits = Signal()
-        m.d.comb += emits.eq((row.offset_now == 0) | ~row.start)
-        shifted = (Cat(held, current) >> (row.offset_now * 8))[:ema.data_width]
-        aligned = Mux(row.offset_now == 0, current, shifted)
+        m.d.comb += emits.eq(~row.start | (info.burst.offset == 0))
+        # A row's first beat is emitted only when it starts at lane 0, unshifted: the shifter
+        # takes the row's registered offset, not the burst's, which keeps the track FIFO's
+        # output off the data path.
+        unshifted = row.start | (row.offset == 0)
+        shifted = (Cat(held, data) >> (row.offset * 8))[:ema.data_width]
+        aligned = Mux(unshifted, data, shifted)
+        keep = Cat((k < row.chip_lanes) & ~(blank & (unshifted | (k >= lanes - row.offset)))
+                   for k in range(lanes))
 
         out_free = ~self.o.valid | self.o.ready
         room = ~emits | out_free
@@ -167,27 +221,25 @@ class ReadAligner(wiring.Component):
             self.info.ready.eq(fire & row.burst_end),
         ]
 
-        first_lane = Mux(row.start, row.offset_now, 0)
-        end_lane = Mux(row.span_now < lanes, row.span_now, lanes)
+        first_lane = Mux(row.start, info.burst.offset, 0)
         m.d.comb += [
             self.bus_beat.eq(fire & ~phantom),
-            self.bus_bytes.eq(end_lane - first_lane),
+            self.bus_bytes.eq(row.span_lanes - first_lane),
             self.burst_done.eq(fire & row.burst_end & ~phantom),
         ]
 
-        chip_after = Signal.like(row.chip)
-        m.d.comb += chip_after.eq(Mux(emits, row.chip_now - lanes, row.chip_now))
         row_closes = row.burst_end & info.burst.row_last
-        needs_flush = row_closes & (chip_after > 0)
+        # Bytes of the row are still held after this beat's on-chip beat (if any).
+        needs_flush = row_closes & Mux(emits, row.chip_more, row.chip_left)
 
         with m.If(self.o.ready):
             m.d.sync += self.o.valid.eq(0)
         with m.If(fire):
             row.advance(m, ema, emits)
-            m.d.sync += held.eq(current)
+            m.d.sync += held.eq(Mux(blank, 0, data))
             with m.If(emits):
-                m.d.sync += [self.o.valid.eq(1),
-                             self.o.payload.eq(_keep_lanes(aligned, lanes, row.chip_now))]
+                m.d.sync += [self.o.valid.eq(1), self.o.payload.eq(Cat(
+                    Mux(keep[k], aligned.word_select(k, 8), 0) for k in range(lanes)))]
             with m.If(needs_flush):
                 m.d.sync += [flushing.eq(1), flush_closes.eq(info.burst.last)]
         with m.If(flushing & out_free):
@@ -222,7 +274,7 @@ class WriteAligner(wiring.Component):
     w : ``Out(stream.Signature(write_beat_layout(ema)))``
         The AXI W beats, ``last`` set on each burst's final beat.
     row_bytes : ``In(row_bytes_width(ema))``
-        The row length, read at each row's first beat.
+        The row length (non-zero), read at each row's first beat.
     desc_done : ``Out(1)``
         The descriptor's final W beat (or phantom beat) was produced.
 
@@ -253,17 +305,19 @@ class WriteAligner(wiring.Component):
 
         held = Signal(ema.data_width)
         takes_input = Signal()
-        m.d.comb += takes_input.eq(row.chip_now > 0)
+        m.d.comb += takes_input.eq(row.chip_left)
         current = Mux(takes_input, self.i.payload, 0)
-        previous = Mux(row.start, 0, held)
-        # Shifting the (current, previous) pair down by B - offset lanes leaves the last
+        # Shifting the (previous, current) pair up by ``offset`` lanes leaves the last
         # ``offset`` lanes of the previous on-chip beat below the current one's first lanes.
-        shift_lanes = Signal(range(lanes + 1))
-        m.d.comb += shift_lanes.eq(lanes - row.offset_now)
-        shifted = (Cat(previous, current) >> (shift_lanes * 8))[:ema.data_width]
+        # A row's first beat has no previous one and takes the burst's offset; the other beats
+        # take the registered one. Two shifters, so that the track FIFO's output only selects.
+        width = ema.data_width
+        first_shifted = (current << (info.burst.offset * 8))[:width]
+        next_shifted = (Cat(held, current) << (row.offset * 8))[width:2 * width]
+        shifted = Mux(row.start, first_shifted, next_shifted)
 
-        first_lane = Mux(row.start, row.offset_now, 0)
-        end_lane = Mux(row.span_now < lanes, row.span_now, lanes)
+        first_lane = Mux(row.start, info.burst.offset, 0)
+        end_lane = row.span_lanes
         # The top lane is never below the first lane; comparing it would be a constant.
         strobes = Cat((1 if k == lanes - 1 else k >= first_lane) & (k < end_lane)
                       for k in range(lanes))

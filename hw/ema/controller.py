@@ -1,4 +1,4 @@
-from amaranth import Const, Module, Mux, Signal, signed
+from amaranth import Cat, Const, Module, Mux, Signal, signed
 from amaranth.lib import stream, wiring
 from amaranth.lib.wiring import In, Out
 
@@ -177,9 +177,12 @@ class EMAController(wiring.Component):
         decoded = Signal()
         coded_words = Signal(max(1, self.words_bits))
 
+        # The class's window is selected a cycle before it is compared, which leaves one wide
+        # compare per path; it is sampled in the last cycles of ``MEASURE``.
         tclass = desc.tclass.as_value()
-        base = self.window_base[tclass]
-        limit = self.window_limit[tclass]
+        base = Signal(ema.addr_width)
+        limit = Signal(ema.addr_width)
+        m.d.sync += [base.eq(self.window_base[tclass]), limit.eq(self.window_limit[tclass])]
         empty = (desc.rows == 0) | (desc.row_bytes == 0)
 
         # The window check's products are computed over the MEASURE state, MSB-first, a
@@ -207,9 +210,16 @@ class EMAController(wiring.Component):
             next_last_byte = Mux(sas, addr_m1 + (codec["reserved_words"] << shift),
                                  next_last_byte)
         outside = Signal()
+        # The checks are registered, like ``outside``, so that ``CHECK`` starts the planners
+        # from flip-flops; the descriptor is stable over ``MEASURE``.
+        refused_empty = Signal()
+        refused_shape = Signal()
         m.d.sync += [
             last_byte.eq(next_last_byte),
-            outside.eq((desc.addr < base) | (last_byte > limit)),
+            outside.eq((desc.addr < base) | last_byte[ema.addr_width:].any() |
+                       (last_byte[:ema.addr_width] > limit)),
+            refused_empty.eq(empty),
+            refused_shape.eq(misshaped),
         ]
 
         with m.FSM(name="fsm"):
@@ -236,10 +246,10 @@ class EMAController(wiring.Component):
                     m.next = "CHECK"
             with m.State("CHECK"):
                 m.d.sync += coded_words.eq(0)
-                with m.If(empty):
+                with m.If(refused_empty):
                     m.d.sync += error.eq(Status.EMPTY)
                     m.next = "REPORT"
-                with m.Elif(misshaped):
+                with m.Elif(refused_shape):
                     m.d.sync += error.eq(Status.SHAPE)
                     m.next = "REPORT"
                 with m.Elif(sas & ~is_write & outside):
@@ -283,16 +293,33 @@ class EMAController(wiring.Component):
         m.d.comb += planner.cmd.payload.eq(desc)
 
         # Dispatch: every planned burst gets a track entry; only real ones reach the bus.
-        burst = planner.burst
+        planned = planner.burst
         if self.sas_codec:
-            burst = stream.Signature(burst_layout(ema)).create()
+            planned = stream.Signature(burst_layout(ema)).create()
             coded = codec["planner"]
             m.d.comb += [
-                burst.valid.eq(Mux(sas, coded.burst.valid, planner.burst.valid)),
-                burst.payload.eq(Mux(sas, coded.burst.payload, planner.burst.payload)),
-                coded.burst.ready.eq(sas & burst.ready),
-                planner.burst.ready.eq(~sas & burst.ready),
+                planned.valid.eq(Mux(sas, coded.burst.valid, planner.burst.valid)),
+                planned.payload.eq(Mux(sas, coded.burst.payload, planner.burst.payload)),
+                coded.burst.ready.eq(sas & planned.ready),
+                planner.burst.ready.eq(~sas & planned.ready),
             ]
+        # A planned burst the dispatch does not take at once waits in ``held``, so that the
+        # planners see a registered ``ready`` instead of the issue conditions (window failure,
+        # AxREADY, bursts in flight, track space) in front of all their register enables.
+        # An empty ``held`` passes bursts straight through: no cycle is added.
+        burst = stream.Signature(burst_layout(ema)).create()
+        held = Signal(burst_layout(ema))
+        holding = Signal()
+        m.d.comb += [
+            planned.ready.eq(~holding),
+            burst.valid.eq(holding | planned.valid),
+            burst.payload.eq(Mux(holding, held, planned.payload)),
+        ]
+        with m.If(holding):
+            with m.If(burst.ready):
+                m.d.sync += holding.eq(0)
+        with m.Elif(planned.valid & ~burst.ready):
+            m.d.sync += [held.eq(planned.payload), holding.eq(1)]
         can_issue = (~ax_valid | ax_ready) & (inflight < ema.outstanding)
         accept = failed | can_issue
         issue = burst.valid & tracks.i.ready & accept & ~failed
@@ -438,6 +465,10 @@ class EMAController(wiring.Component):
         }
 
     def _count(self, m, desc, burst_fire, r_fire, w_fire, read_bytes):
+        # Each cycle's increments and the running descriptor's (class, direction) are
+        # registered before the adds: the read aligner's byte count comes from its row cursor,
+        # and feeding it straight into 32 counter adds was the longest path of the processor.
+        # A cleared cycle registers no increment, so clearing stays exact, one cycle later.
         lanes = self._ema.data_bytes
         is_write = desc.direction == Direction.WRITE
         beat = Mux(is_write, w_fire, r_fire)
@@ -446,13 +477,21 @@ class EMAController(wiring.Component):
         increments = {"bytes": moved, "beats": beat, "bursts": burst_fire,
                       "stalls": self.busy & ~beat}
         assert tuple(increments) == COUNTER_KINDS
+        staged = {kind: Signal(range(lanes + 1) if kind == "bytes" else 1, name=f"count_{kind}")
+                  for kind in COUNTER_KINDS}
+        target = Signal(len(TrafficClass) * len(Direction))
+        m.d.sync += target.eq(Const(1) << Cat(desc.direction, desc.tclass))
+        with m.If(self.counters_clear):
+            m.d.sync += [value.eq(0) for value in staged.values()]
+        with m.Else():
+            m.d.sync += [staged[kind].eq(increment) for kind, increment in increments.items()]
         for tclass in TrafficClass:
             for direction in Direction:
                 counters = self.counters[tclass.value][direction.value]
-                selected = (desc.tclass == tclass) & (desc.direction == direction)
-                for kind, increment in increments.items():
+                selected = target[tclass.value * len(Direction) + direction.value]
+                for kind in COUNTER_KINDS:
                     counter = getattr(counters, kind)
                     with m.If(self.counters_clear):
                         m.d.sync += counter.eq(0)
                     with m.Elif(selected):
-                        m.d.sync += counter.eq(counter + increment)
+                        m.d.sync += counter.eq(counter + staged[kind])

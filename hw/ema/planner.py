@@ -49,42 +49,59 @@ class BurstPlanner(wiring.Component):
         m = Module()
         ema = self._ema
         shift = ema.beat_shift
-        beat_bytes = ema.data_bytes
+        page_beats = PAGE_BYTES // ema.data_bytes
 
+        # The state is kept in beats, per row: ``rem`` beats from ``cur`` to the row's end,
+        # ``page`` beats to the next 4 KB boundary, ``limit``, the longest burst both it and
+        # ``max_burst`` (``MB``) allow, and ``row_ends`` (``rem <= limit``), decided one burst
+        # ahead. Every register of the planner changes with ``row_ends``: it is a flip-flop so
+        # that no compare sits in front of them all, and each next value is one add or compare
+        # of registers. The next row's start address is summed one row ahead.
         busy = Signal()
         rows_left = Signal(ema.rows_bits)
-        row_addr = Signal(ema.addr_width)
+        last_row = Signal()
         cur = Signal(ema.addr_width)
-        row_rem = Signal(ema.row_bytes_bits)
-        row_first = Signal()
+        next_row = Signal(ema.addr_width)
         row_bytes = Signal(ema.row_bytes_bits)
         stride = Signal(ema.addr_width)
+        row_first = Signal()
+        rem = Signal(ema.row_bytes_bits + 1)
+        page = Signal(range(page_beats + 1))
+        limit = Signal(range(min(ema.max_burst, page_beats) + 1))
+        row_ends = Signal()
+        # The burst after one that ends at the page's boundary may take ``min(P, MB)`` beats;
+        # ``page_far`` is ``page + min(P, MB)``, so that whether it ends the row is a compare.
+        whole_page = min(page_beats, ema.max_burst)
+        page_far = Signal(range(page_beats + whole_page + 1))
+        max_bytes = ema.max_burst * ema.data_bytes
+
+        def start_row(addr, length):
+            """Register updates that make ``addr`` the start of a row of ``length`` bytes.
+            Its first burst ends it if the row fits in both the page and ``max_burst``
+            beats: ``ceil((a + length) / B) <= P`` with ``a`` the address within its page
+            is ``a + length <= 4096``."""
+            page_beat = addr[shift:12]
+            first_page = page_beats - page_beat
+            return [
+                cur.eq(addr), row_first.eq(1),
+                rem.eq((addr[:shift] + length + ema.data_bytes - 1) >> shift),
+                page.eq(first_page),
+                page_far.eq(page_beats + whole_page - page_beat),
+                limit.eq(Mux(page_beat > page_beats - ema.max_burst, first_page,
+                             ema.max_burst)),
+                row_ends.eq((addr[:12] + length <= PAGE_BYTES) &
+                            (addr[:shift] + length <= max_bytes)),
+            ]
 
         m.d.comb += self.cmd.ready.eq(~busy)
         with m.If(self.cmd.valid & ~busy):
             cmd = self.cmd.payload
             m.d.sync += [
-                busy.eq(1), rows_left.eq(cmd.rows), row_addr.eq(cmd.addr), cur.eq(cmd.addr),
-                row_rem.eq(cmd.row_bytes), row_first.eq(1), row_bytes.eq(cmd.row_bytes),
+                busy.eq(1), rows_left.eq(cmd.rows), last_row.eq(cmd.rows == 1),
+                next_row.eq(cmd.addr + cmd.stride), row_bytes.eq(cmd.row_bytes),
                 stride.eq(cmd.stride),
             ]
-
-        offset = Signal(shift)
-        beat_addr = Signal(ema.addr_width)
-        m.d.comb += [offset.eq(cur[:shift]), beat_addr.eq(Cat(C(0, shift), cur[shift:]))]
-        span_beats = Signal(ema.row_bytes_bits + 1)
-        m.d.comb += span_beats.eq((offset + row_rem + beat_bytes - 1) >> shift)
-        page_beats = Signal(range(PAGE_BYTES // beat_bytes + 1))
-        m.d.comb += page_beats.eq(PAGE_BYTES // beat_bytes - cur[shift:12])
-        limit_beats = Signal(range(max(ema.max_burst, PAGE_BYTES // beat_bytes) + 1))
-        m.d.comb += limit_beats.eq(Mux(page_beats < ema.max_burst, page_beats, ema.max_burst))
-        beats = Signal(range(257))
-        row_ends = Signal()
-        m.d.comb += [
-            row_ends.eq(span_beats <= limit_beats),
-            beats.eq(Mux(row_ends, span_beats, limit_beats)),
-        ]
-        desc_ends = row_ends & (rows_left == 1)
+            m.d.sync += start_row(cmd.addr, cmd.row_bytes)
 
         with m.If(self.burst.ready):
             m.d.sync += self.burst.valid.eq(0)
@@ -92,27 +109,41 @@ class BurstPlanner(wiring.Component):
             out = self.burst.payload
             m.d.sync += [
                 self.burst.valid.eq(1),
-                out.addr.eq(beat_addr),
-                out.len.eq(beats - 1),
-                out.offset.eq(offset),
+                out.addr.eq(Cat(C(0, shift), cur[shift:])),
+                out.len.eq(Mux(row_ends, rem, limit) - 1),
+                out.offset.eq(cur[:shift]),
                 out.row_first.eq(row_first),
                 out.row_last.eq(row_ends),
-                out.last.eq(desc_ends),
+                out.last.eq(row_ends & last_row),
             ]
             with m.If(row_ends):
-                next_row = row_addr + stride
                 m.d.sync += [
-                    rows_left.eq(rows_left - 1), row_addr.eq(next_row), cur.eq(next_row),
-                    row_rem.eq(row_bytes), row_first.eq(1),
+                    rows_left.eq(rows_left - 1), last_row.eq(rows_left == 2),
+                    next_row.eq(next_row + stride),
                 ]
-                with m.If(desc_ends):
+                m.d.sync += start_row(next_row, row_bytes)
+                with m.If(last_row):
                     m.d.sync += busy.eq(0)
             with m.Else():
                 m.d.sync += [
-                    cur.eq(beat_addr + (beats << shift)),
-                    row_rem.eq(row_rem + offset - (beats << shift)),
+                    cur.eq(Cat(C(0, shift), cur[shift:]) + (limit << shift)),
                     row_first.eq(0),
+                    rem.eq(rem - limit),
                 ]
+                with m.If(page == limit):
+                    # The burst stopped at the page's end: a whole page follows.
+                    m.d.sync += [
+                        page.eq(page_beats), page_far.eq(page_beats + whole_page),
+                        limit.eq(whole_page), row_ends.eq(rem <= page_far),
+                    ]
+                with m.Else():
+                    # The burst took ``MB`` beats: ``rem - MB <= min(page - MB, MB)``.
+                    m.d.sync += [
+                        page.eq(page - ema.max_burst), page_far.eq(page_far - ema.max_burst),
+                        limit.eq(Mux(page < 2 * ema.max_burst, page - ema.max_burst,
+                                     ema.max_burst)),
+                        row_ends.eq((rem <= page) & (rem <= 2 * ema.max_burst)),
+                    ]
         return m
 
 
