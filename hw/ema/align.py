@@ -70,8 +70,9 @@ class _RowCursor:
         self.span_lanes = Signal(range(lanes + 1))
         self.chip_lanes = Signal(range(lanes + 1))
         self.chip_left = Signal()
-        # ``chip > 0`` as a flip-flop: it decides whether a write beat waits for input.
-        self.chip_positive = Signal()
+        # ``chip_now > 0`` as a flip-flop (set for the next row's first beat when a row
+        # closes): it decides whether a write beat waits for input.
+        self.chip_positive = Signal(init=1)
         self.chip_more = Signal()
         m.d.comb += [
             self.start.eq(burst.row_first & self.first_beat),
@@ -88,11 +89,11 @@ class _RowCursor:
         def above_beat(value):
             return value[shift + 1:].any() | (value[shift] & value[:shift].any())
 
+        m.d.comb += self.chip_left.eq(self.chip_positive)
         with m.If(self.start):
             m.d.comb += [
                 self.span_lanes.eq(Mux(whole_beat | short_span[shift], lanes, short_span)),
                 self.chip_lanes.eq(Mux(whole_beat, lanes, short_row)),
-                self.chip_left.eq(1),
                 self.chip_more.eq(above_beat(row_bytes)),
             ]
         with m.Else():
@@ -102,11 +103,10 @@ class _RowCursor:
             m.d.comb += [
                 self.span_lanes.eq(Mux(span[shift:].any(), lanes, span[:shift])),
                 self.chip_lanes.eq(Mux(negative, 0, Mux(chip[shift:].any(), lanes, chip[:shift]))),
-                self.chip_left.eq(self.chip_positive),
                 self.chip_more.eq(~negative & above_beat(chip)),
             ]
 
-    def advance(self, m, ema, chip_moved):
+    def advance(self, m, ema, info, chip_moved):
         """Update the registers for a DRAM beat that moved ``chip_moved`` on-chip beats."""
         m.d.sync += [
             self.beat.eq(Mux(self.burst_end, 0, self.beat + 1)),
@@ -114,7 +114,8 @@ class _RowCursor:
             self.offset.eq(self.offset_now),
             self.span.eq(self.span_now - ema.data_bytes),
             self.chip.eq(Mux(chip_moved, self.chip_now - ema.data_bytes, self.chip_now)),
-            self.chip_positive.eq(Mux(chip_moved, self.chip_more, self.chip_left)),
+            self.chip_positive.eq(Mux(self.burst_end & info.burst.row_last, 1,
+                                      Mux(chip_moved, self.chip_more, self.chip_left))),
         ]
 
 
@@ -235,7 +236,7 @@ class ReadAligner(wiring.Component):
         with m.If(self.o.ready):
             m.d.sync += self.o.valid.eq(0)
         with m.If(fire):
-            row.advance(m, ema, emits)
+            row.advance(m, ema, info, emits)
             m.d.sync += held.eq(Mux(blank, 0, data))
             with m.If(emits):
                 m.d.sync += [self.o.valid.eq(1), self.o.payload.eq(Cat(
@@ -335,7 +336,7 @@ class WriteAligner(wiring.Component):
         with m.If(self.w.ready):
             m.d.sync += self.w.valid.eq(0)
         with m.If(fire):
-            row.advance(m, ema, takes_input)
+            row.advance(m, ema, info, takes_input)
             with m.If(takes_input):
                 m.d.sync += held.eq(self.i.payload)
             with m.If(~phantom):

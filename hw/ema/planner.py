@@ -32,11 +32,12 @@ class BurstPlanner(wiring.Component):
 
     Latency and throughput
     ----------------------
-    ``latency`` (2) cycles from the ``cmd`` handshake to the first ``burst.valid``; then one
-    burst per cycle. A new ``cmd`` is accepted in the cycle after the last burst is planned.
+    ``latency`` (3) cycles from the ``cmd`` handshake to the first ``burst.valid`` (the
+    command is stored, its first row set up, its first burst planned); then one burst per
+    cycle. A new ``cmd`` is accepted in the cycle after the last burst is planned.
     """
 
-    latency = 2
+    latency = 3
 
     def __init__(self, ema):
         self._ema = ema
@@ -56,13 +57,16 @@ class BurstPlanner(wiring.Component):
         # ``max_burst`` (``MB``) allow, and ``row_ends`` (``rem <= limit``), decided one burst
         # ahead. Every register of the planner changes with ``row_ends``: it is a flip-flop so
         # that no compare sits in front of them all, and each next value is one add or compare
-        # of registers. The next row's start address is summed one row ahead.
+        # of registers. Every row, the first one too, starts from ``next_row``, whose address
+        # is summed one row ahead; the command's cycle only stores it.
         busy = Signal()
+        loading = Signal()
         rows_left = Signal(ema.rows_bits)
         last_row = Signal()
         cur = Signal(ema.addr_width)
         next_row = Signal(ema.addr_width)
-        row_bytes = Signal(ema.row_bytes_bits)
+        row_bytes_m1 = Signal(ema.row_bytes_bits)
+        row_span = Signal(ema.row_bytes_bits + 1)
         stride = Signal(ema.addr_width)
         row_first = Signal()
         rem = Signal(ema.row_bytes_bits + 1)
@@ -73,39 +77,42 @@ class BurstPlanner(wiring.Component):
         # ``page_far`` is ``page + min(P, MB)``, so that whether it ends the row is a compare.
         whole_page = min(page_beats, ema.max_burst)
         page_far = Signal(range(page_beats + whole_page + 1))
-        max_bytes = ema.max_burst * ema.data_bytes
 
-        def start_row(addr, length):
-            """Register updates that make ``addr`` the start of a row of ``length`` bytes.
-            Its first burst ends it if the row fits in both the page and ``max_burst``
-            beats: ``ceil((a + length) / B) <= P`` with ``a`` the address within its page
-            is ``a + length <= 4096``."""
-            page_beat = addr[shift:12]
+        def start_row():
+            """Register updates that start the row at ``next_row``. Its first burst ends it if
+            the row fits in the page and in ``MB`` beats: with ``a`` the address within its
+            page and ``o`` within its beat, ``a + L <= 4096`` and ``o + L <= MB * B``, i.e.
+            ``L - 1 <= ~a`` and ``L - 1 <= (MB - 1) * B + ~o`` (``~`` over 12 and ``shift``
+            bits), compares without adds."""
+            page_beat = next_row[shift:12]
             first_page = page_beats - page_beat
+            last_fit = Cat(~next_row[:shift], C(ema.max_burst - 1, ema.max_burst.bit_length()))
             return [
-                cur.eq(addr), row_first.eq(1),
-                rem.eq((addr[:shift] + length + ema.data_bytes - 1) >> shift),
+                cur.eq(next_row), row_first.eq(1),
+                rem.eq((next_row[:shift] + row_span) >> shift),
                 page.eq(first_page),
                 page_far.eq(page_beats + whole_page - page_beat),
                 limit.eq(Mux(page_beat > page_beats - ema.max_burst, first_page,
                              ema.max_burst)),
-                row_ends.eq((addr[:12] + length <= PAGE_BYTES) &
-                            (addr[:shift] + length <= max_bytes)),
+                row_ends.eq((row_bytes_m1 <= ~next_row[:12]) & (row_bytes_m1 <= last_fit)),
+                next_row.eq(next_row + stride),
             ]
 
         m.d.comb += self.cmd.ready.eq(~busy)
         with m.If(self.cmd.valid & ~busy):
             cmd = self.cmd.payload
             m.d.sync += [
-                busy.eq(1), rows_left.eq(cmd.rows), last_row.eq(cmd.rows == 1),
-                next_row.eq(cmd.addr + cmd.stride), row_bytes.eq(cmd.row_bytes),
+                busy.eq(1), loading.eq(1), rows_left.eq(cmd.rows),
+                last_row.eq(cmd.rows == 1), next_row.eq(cmd.addr),
+                row_bytes_m1.eq(cmd.row_bytes - 1), row_span.eq(cmd.row_bytes + ema.data_bytes - 1),
                 stride.eq(cmd.stride),
             ]
-            m.d.sync += start_row(cmd.addr, cmd.row_bytes)
+        with m.If(loading):
+            m.d.sync += [loading.eq(0)] + start_row()
 
         with m.If(self.burst.ready):
             m.d.sync += self.burst.valid.eq(0)
-        with m.If(busy & (~self.burst.valid | self.burst.ready)):
+        with m.If(busy & ~loading & (~self.burst.valid | self.burst.ready)):
             out = self.burst.payload
             m.d.sync += [
                 self.burst.valid.eq(1),
@@ -117,11 +124,8 @@ class BurstPlanner(wiring.Component):
                 out.last.eq(row_ends & last_row),
             ]
             with m.If(row_ends):
-                m.d.sync += [
-                    rows_left.eq(rows_left - 1), last_row.eq(rows_left == 2),
-                    next_row.eq(next_row + stride),
-                ]
-                m.d.sync += start_row(next_row, row_bytes)
+                m.d.sync += [rows_left.eq(rows_left - 1), last_row.eq(rows_left == 2)]
+                m.d.sync += start_row()
                 with m.If(last_row):
                     m.d.sync += busy.eq(0)
             with m.Else():
