@@ -10,13 +10,75 @@ items (operand beats, result rows) is laid out in a buffer in the *packed item l
   ``j`` in words ``j * per_item ..``, least significant word first, padded with zeros.
 
 So a converter only counts items and never divides.
+
+The readers fetch through a read port of ``READ_LATENCY`` (2) cycles: ``rd_data`` is the word
+at ``rd_addr`` two cycles after ``rd_en``, from a register after the memory's synchronous
+read, because a block RAM's clock-to-output leaves no room for logic in the same cycle. They
+fetch ahead into a small queue of their own and stream from it.
 """
 
-from amaranth import Cat, Module, Mux, Signal
+from amaranth import Array, Cat, Module, Mux, Signal
 from amaranth.lib import stream, wiring
 from amaranth.lib.wiring import In, Out
 
-__all__ = ["item_packing", "BufferReader", "BufferWriter", "RowMajorReader"]
+__all__ = ["item_packing", "BufferReader", "BufferWriter", "RowMajorReader", "READ_LATENCY"]
+
+#: Cycles from ``rd_en`` to the word on ``rd_data`` of the readers' read port.
+READ_LATENCY = 2
+# Queue entries: the fetches in flight plus two, so that one word per cycle flows while the
+# room for a fetch is decided from registers alone (not from the consumer's ``ready``).
+_QUEUE_DEPTH = READ_LATENCY + 2
+
+
+class _WordQueue:
+    """Fetched words (with a tag each) in flight through the read port, then queued.
+
+    ``fetch`` (set by the reader when ``room``) sends a read and its ``tag``; the word and
+    its tag arrive ``READ_LATENCY`` cycles later at the tail. ``head``/``head_tag`` are valid
+    with ``head_valid``; ``pop`` removes the head. ``clear`` drops everything, in flight too.
+    """
+
+    def __init__(self, m, rd_data, tag_bits, name):
+        self.fetch = Signal(name=f"{name}_fetch")
+        # A one-bit tag stands in for none: no zero-width signals in the emitted Verilog.
+        tag_bits = max(1, tag_bits)
+        self.tag = Signal(tag_bits, name=f"{name}_tag")
+        self.pop = Signal(name=f"{name}_pop")
+        self.clear = Signal(name=f"{name}_clear")
+        self.room = Signal(name=f"{name}_room")
+        self.head_valid = Signal(name=f"{name}_head_valid")
+        self.pending = Signal(name=f"{name}_pending")   # anything in flight or queued
+        width = len(rd_data)
+        flight = [Signal(name=f"{name}_flight_{i}") for i in range(READ_LATENCY)]
+        flight_tags = [Signal(tag_bits, name=f"{name}_flight_tag_{i}")
+                       for i in range(READ_LATENCY)]
+        entries = Array(Signal(width + tag_bits, name=f"{name}_entry_{i}")
+                        for i in range(_QUEUE_DEPTH))
+        count = Signal(range(_QUEUE_DEPTH + 1), name=f"{name}_count")
+        first = Signal(range(_QUEUE_DEPTH), name=f"{name}_first")
+        last = Signal(range(_QUEUE_DEPTH), name=f"{name}_last")
+        in_flight = sum(flight)
+        head = entries[first]
+        self.head = head[:width]
+        self.head_tag = head[width:]
+        arrives = flight[-1]
+        m.d.comb += [
+            self.room.eq(count + in_flight < _QUEUE_DEPTH),
+            self.head_valid.eq(count != 0),
+            self.pending.eq((count != 0) | (in_flight != 0)),
+        ]
+        m.d.sync += [flight[0].eq(self.fetch), flight_tags[0].eq(self.tag)]
+        for i in range(1, READ_LATENCY):
+            m.d.sync += [flight[i].eq(flight[i - 1]), flight_tags[i].eq(flight_tags[i - 1])]
+        with m.If(arrives):
+            m.d.sync += [entries[last].eq(Cat(rd_data, flight_tags[-1])),
+                         last.eq(Mux(last == _QUEUE_DEPTH - 1, 0, last + 1))]
+        with m.If(self.pop):
+            m.d.sync += first.eq(Mux(first == _QUEUE_DEPTH - 1, 0, first + 1))
+        m.d.sync += count.eq(count + arrives - self.pop)
+        with m.If(self.clear):
+            m.d.sync += [count.eq(0), first.eq(0), last.eq(0)]
+            m.d.sync += [valid.eq(0) for valid in flight]
 
 
 def item_packing(item_bits, word_bits):
@@ -32,9 +94,8 @@ class BufferReader(wiring.Component):
     ``start`` (one cycle) loads ``base``, ``pass_items`` and ``passes``; the reader then
     delivers ``pass_items * passes`` items: ``passes`` times the ``pass_items`` items from word
     ``base`` on (an OS tile re-reads its weights for every token group). ``stop`` abandons the
-    rest. Words are fetched through a synchronous read port (``rd_addr``, ``rd_en``,
-    ``rd_data``, one cycle latency, data held while ``rd_en`` is low); a read port is side-effect
-    free, so fetching one word ahead of need is harmless.
+    rest. Words are fetched ahead, up to four, through a read port of ``READ_LATENCY`` cycles
+    (``rd_addr``, ``rd_en``, ``rd_data``); ``items`` come from registers.
 
     Parameters
     ----------
@@ -55,12 +116,12 @@ class BufferReader(wiring.Component):
 
     Latency and throughput
     ----------------------
-    ``latency`` (2) cycles from ``start`` to the first ``items.valid``; then one item per cycle
-    while ``items.ready`` is high (one word per ``per_item`` cycles for wide items), plus
-    ``latency`` cycles at each pass restart.
+    ``latency`` (4) cycles from ``start`` to the first ``items.valid``, ``latency + per_item``
+    for items wider than a word; then one item per cycle while ``items.ready`` is high (an
+    item every ``per_item`` cycles for wide items), passes back to back.
     """
 
-    latency = 2
+    latency = 2 + READ_LATENCY
 
     def __init__(self, item_bits, word_bits, addr_bits, count_bits):
         self.item_bits = item_bits
@@ -76,76 +137,89 @@ class BufferReader(wiring.Component):
 
     def elaborate(self, platform):
         m = Module()
-        ptr = Signal.like(self.rd_addr)
-        left_in_pass = Signal.like(self.pass_items)
-        passes_left = Signal.like(self.passes)
+        queue = _WordQueue(m, self.rd_data, 0, "queue")
         pass_items = Signal.like(self.pass_items)
         base = Signal.like(self.base)
+        m.d.comb += queue.clear.eq(self.start | self.stop)
+
+        # Fetch side: the words of each pass in order, then back to ``base`` for the next.
+        ptr = Signal.like(self.rd_addr)
+        issue_left = Signal.like(self.pass_items)   # items of the pass not yet fetched
+        issue_passes = Signal.like(self.passes)
+        m.d.comb += [queue.fetch.eq((issue_passes != 0) & queue.room),
+                     self.rd_addr.eq(ptr), self.rd_en.eq(queue.fetch)]
+        pass_fetched = Signal()
+        if self.per_item == 1:
+            m.d.comb += pass_fetched.eq(issue_left <= self.per_word)
+            with m.If(queue.fetch):
+                m.d.sync += [ptr.eq(ptr + 1), issue_left.eq(issue_left - self.per_word)]
+        else:
+            sub = Signal(range(self.per_item))
+            m.d.comb += pass_fetched.eq((issue_left == 1) & (sub == self.per_item - 1))
+            with m.If(queue.fetch):
+                m.d.sync += [ptr.eq(ptr + 1), sub.eq(Mux(sub == self.per_item - 1, 0, sub + 1))]
+                with m.If(sub == self.per_item - 1):
+                    m.d.sync += issue_left.eq(issue_left - 1)
+        with m.If(queue.fetch & pass_fetched):
+            m.d.sync += [ptr.eq(base), issue_left.eq(pass_items),
+                         issue_passes.eq(issue_passes - 1)]
+
+        # Delivery side.
+        left_in_pass = Signal.like(self.pass_items)
+        passes_left = Signal.like(self.passes)
         taken = Signal()
         last_of_pass = Signal()
-
         m.d.comb += [
             self.busy.eq(passes_left != 0),
-            self.rd_addr.eq(ptr),
             taken.eq(self.items.valid & self.items.ready),
             last_of_pass.eq(left_in_pass == 1),
         ]
-
         if self.per_item == 1:
-            # ``held``: rd_data holds the word at ptr - 1; ``lane`` selects the item in it.
-            held = Signal()
+            # ``lane`` selects the item in the head word.
             lane = Signal(range(max(2, self.per_word)))
             word_done = Signal()
             m.d.comb += [
-                self.items.valid.eq(held & self.busy),
+                self.items.valid.eq(queue.head_valid & self.busy),
                 self.items.payload.eq(
-                    self.rd_data.word_select(lane, self.item_bits) if self.per_word > 1
-                    else self.rd_data[:self.item_bits]),
-                word_done.eq(lane == self.per_word - 1),
-                self.rd_en.eq(self.busy & (~held | (taken & word_done & ~last_of_pass))),
+                    queue.head.word_select(lane, self.item_bits) if self.per_word > 1
+                    else queue.head[:self.item_bits]),
+                word_done.eq((lane == self.per_word - 1) | last_of_pass),
+                queue.pop.eq(taken & word_done),
             ]
-            with m.If(self.rd_en):
-                m.d.sync += [ptr.eq(ptr + 1), held.eq(1)]
             with m.If(taken):
-                m.d.sync += [lane.eq(Mux(word_done, 0, lane + 1)),
-                             left_in_pass.eq(left_in_pass - 1)]
-                with m.If(last_of_pass):
-                    m.d.sync += [ptr.eq(base), held.eq(0), lane.eq(0),
-                                 left_in_pass.eq(pass_items), passes_left.eq(passes_left - 1)]
+                m.d.sync += lane.eq(Mux(word_done, 0, lane + 1))
             with m.If(self.start):
-                m.d.sync += [ptr.eq(self.base), held.eq(0), lane.eq(0)]
+                m.d.sync += lane.eq(0)
         else:
             # Wide items: gather ``per_item`` words, least significant first.
             gathered = Signal(self.per_item * self.word_bits)
             have = Signal(range(self.per_item + 1))
-            fetched = Signal()          # rd_data holds a word fetched last cycle
-            in_flight = Signal(range(self.per_item + 1))
             m.d.comb += [
-                in_flight.eq(have + fetched),
                 self.items.valid.eq((have == self.per_item) & self.busy),
                 self.items.payload.eq(gathered[:self.item_bits]),
-                self.rd_en.eq(self.busy & (in_flight < self.per_item)),
+                # The next item's first word comes in as an item is taken.
+                queue.pop.eq(queue.head_valid & ((have != self.per_item) | taken)),
             ]
-            m.d.sync += fetched.eq(self.rd_en)
-            with m.If(self.rd_en):
-                m.d.sync += ptr.eq(ptr + 1)
-            with m.If(fetched):
-                m.d.sync += [gathered.eq(Cat(gathered[self.word_bits:], self.rd_data)),
-                             have.eq(have + 1)]
-            with m.If(taken):
-                m.d.sync += [have.eq(0), left_in_pass.eq(left_in_pass - 1)]
-                with m.If(last_of_pass):
-                    m.d.sync += [ptr.eq(base), left_in_pass.eq(pass_items),
-                                 passes_left.eq(passes_left - 1)]
+            with m.If(queue.pop):
+                m.d.sync += gathered.eq(Cat(gathered[self.word_bits:], queue.head))
+            m.d.sync += have.eq(Mux(taken, 0, have) + queue.pop)
             with m.If(self.start):
-                m.d.sync += [ptr.eq(self.base), have.eq(0), fetched.eq(0)]
+                m.d.sync += have.eq(0)
+        with m.If(taken):
+            m.d.sync += left_in_pass.eq(left_in_pass - 1)
+            with m.If(last_of_pass):
+                m.d.sync += [left_in_pass.eq(pass_items), passes_left.eq(passes_left - 1)]
 
         with m.If(self.start):
+            passes = Mux(self.pass_items == 0, 0, self.passes)
             m.d.sync += [base.eq(self.base), pass_items.eq(self.pass_items),
-                         left_in_pass.eq(self.pass_items),
-                         passes_left.eq(Mux(self.pass_items == 0, 0, self.passes))]
+                         left_in_pass.eq(self.pass_items), passes_left.eq(passes),
+                         ptr.eq(self.base), issue_left.eq(self.pass_items),
+                         issue_passes.eq(passes)]
+            if self.per_item > 1:
+                m.d.sync += sub.eq(0)
         with m.If(self.stop):
-            m.d.sync += passes_left.eq(0)
+            m.d.sync += [passes_left.eq(0), issue_passes.eq(0)]
         return m
 
 
@@ -263,11 +337,13 @@ class RowMajorReader(wiring.Component):
 
     Latency and throughput
     ----------------------
-    ``latency`` (2) cycles from ``start`` to the first ``items.valid``; then one item per cycle
-    (one per ``item_bits / word_bits`` cycles plus one for wide items).
+    ``latency`` (4) cycles from ``start`` to the first ``items.valid``, ``latency + per_item``
+    for items wider than a word; then one item per cycle (one per ``per_item`` cycles for wide
+    items). Words are fetched ahead through a read port of ``READ_LATENCY`` cycles, as
+    :class:`BufferReader` does.
     """
 
-    latency = 2
+    latency = 2 + READ_LATENCY
 
     def __init__(self, item_bits, word_bits, addr_bits, count_bits):
         if not (word_bits % item_bits == 0 or item_bits % word_bits == 0):
@@ -303,7 +379,11 @@ class RowMajorReader(wiring.Component):
         fetch = Signal()
         item_fetched = Signal()     # the fetch completes an item: step to the next (row, chunk)
 
+        queue = _WordQueue(m, self.rd_data, len(lane) if self.per_item == 1 else 0, "queue")
         m.d.comb += [
+            queue.clear.eq(self.start | self.stop),
+            queue.fetch.eq(fetch),
+            fetch.eq((chunks_left != 0) & queue.room),
             self.rd_addr.eq(row_ptr + col_word + sub),
             self.rd_en.eq(fetch),
             taken.eq(self.items.valid & self.items.ready),
@@ -326,40 +406,30 @@ class RowMajorReader(wiring.Component):
                 m.d.sync += sub.eq(Mux(sub == self.per_item - 1, 0, sub + 1))
 
         if self.per_item == 1:
-            held = Signal()
-            held_lane = Signal.like(lane)
+            # Each word travels with the lane of its item.
             m.d.comb += [
-                fetch.eq((chunks_left != 0) & (~held | taken)),
-                self.items.valid.eq(held),
+                queue.tag.eq(lane),
+                queue.pop.eq(taken),
+                self.items.valid.eq(queue.head_valid),
                 self.items.payload.eq(
-                    self.rd_data.word_select(held_lane, self.item_bits) if self.per_word > 1
-                    else self.rd_data),
-                self.busy.eq((chunks_left != 0) | held),
+                    queue.head.word_select(queue.head_tag[:len(lane)], self.item_bits)
+                    if self.per_word > 1 else queue.head),
+                self.busy.eq((chunks_left != 0) | queue.pending),
             ]
-            with m.If(fetch):
-                m.d.sync += [held.eq(1), held_lane.eq(lane)]
-            with m.Elif(taken):
-                m.d.sync += held.eq(0)
-            with m.If(self.start | self.stop):
-                m.d.sync += held.eq(0)
         else:
             gathered = Signal(self.per_item * self.word_bits)
             have = Signal(range(self.per_item + 1))
-            fetched = Signal()
             m.d.comb += [
-                fetch.eq((chunks_left != 0) & (have + fetched < self.per_item)),
+                queue.pop.eq(queue.head_valid & ((have != self.per_item) | taken)),
                 self.items.valid.eq(have == self.per_item),
                 self.items.payload.eq(gathered[:self.item_bits]),
-                self.busy.eq((chunks_left != 0) | (have != 0) | fetched),
+                self.busy.eq((chunks_left != 0) | (have != 0) | queue.pending),
             ]
-            m.d.sync += fetched.eq(fetch)
-            with m.If(fetched):
-                m.d.sync += [gathered.eq(Cat(gathered[self.word_bits:], self.rd_data)),
-                             have.eq(have + 1)]
-            with m.If(taken):
-                m.d.sync += have.eq(0)
+            with m.If(queue.pop):
+                m.d.sync += gathered.eq(Cat(gathered[self.word_bits:], queue.head))
+            m.d.sync += have.eq(Mux(taken, 0, have) + queue.pop)
             with m.If(self.start | self.stop):
-                m.d.sync += [have.eq(0), fetched.eq(0)]
+                m.d.sync += have.eq(0)
 
         with m.If(self.start):
             m.d.sync += [base.eq(self.base), row_words.eq(self.row_words), rows.eq(self.rows),

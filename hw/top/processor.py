@@ -191,7 +191,8 @@ class SDProcessor(wiring.Component):
         wiring.connect(m, wiring.flipped(self.m_axi), dma.m_axi)
         m.submodules.dbsc = array = DBSCArray(d)
 
-        # Command queue; emptied while the sequencer is halted.
+        # Command queue; emptied while the sequencer is stopped, so that it is empty by the time
+        # STATUS says halted.
         flush = Signal()
         queue = StreamFIFO(COMMAND_BITS, cfg.top.command_queue_depth)
         m.submodules.queue = ResetInserter(flush)(queue)
@@ -357,7 +358,7 @@ class SDProcessor(wiring.Component):
                               Const(0, 12), queue.level)),
             csr.ERROR.eq(Cat(error_cause, error_detail, error_index)),
             csr.IRQ_PENDING_set.eq(Cat(irq_done, irq_error, irq_fence)),
-            flush.eq(halted),
+            flush.eq(stopped),
             stopped.eq(halted | error_pending),
         ]
         m.d.sync += self.irq.eq((csr.IRQ_PENDING & csr.IRQ_ENABLE) != 0)
@@ -508,11 +509,16 @@ class SDProcessor(wiring.Component):
             readers[Buffer.SAS].append((sas_storing, sas_reader))
             write_users[Buffer.SAS] = [(sas_loading, sas_writer.wr_en, sas_writer.wr_addr,
                                         sas_writer.wr_data)]
+        # Every read port's data is registered right after the memory: a block RAM's
+        # clock-to-output leaves no room for the readers' muxes in the same cycle
+        # (gearbox.READ_LATENCY).
+        read_words = [Signal(W, name=f"read_word_{buf.name.lower()}") for buf in Buffer]
         for buf in Buffer:
             rp, wp = rports[buf.value], wports[buf.value]
+            m.d.sync += read_words[buf.value].eq(rp.data)
             addr, en = store_reader.rd_addr, store_owner[buf.value] & store_reader.rd_en
             for owner, reader in readers[buf]:
-                m.d.comb += reader.rd_data.eq(rp.data)
+                m.d.comb += reader.rd_data.eq(read_words[buf.value])
                 addr = Mux(owner, reader.rd_addr, addr)
                 en = Mux(owner, reader.rd_en, en)
             m.d.comb += [rp.addr.eq(addr), rp.en.eq(en)]
@@ -528,7 +534,7 @@ class SDProcessor(wiring.Component):
         with m.Switch(load_buffer):
             for buf in Buffer:
                 with m.Case(buf.value):
-                    m.d.comb += read_data.eq(rports[buf.value].data)
+                    m.d.comb += read_data.eq(read_words[buf.value])
         m.d.comb += store_reader.rd_data.eq(read_data)
         with m.If(Cat(*load_owner).any() & dma.rd_data.valid):
             m.d.sync += load_ptr.eq(load_ptr + 1)

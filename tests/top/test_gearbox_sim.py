@@ -34,8 +34,10 @@ class _ReaderBench(wiring.Component):
         m.submodules.reader = self.reader
         m.submodules.mem = self.mem
         port = self.mem.read_port()
-        m.d.comb += [port.addr.eq(self.reader.rd_addr), port.en.eq(self.reader.rd_en),
-                     self.reader.rd_data.eq(port.data)]
+        # The read port of READ_LATENCY cycles: the memory's synchronous read, then a
+        # register, as the processor's buffers have.
+        m.d.comb += [port.addr.eq(self.reader.rd_addr), port.en.eq(self.reader.rd_en)]
+        m.d.sync += self.reader.rd_data.eq(port.data)
         return m
 
 
@@ -95,6 +97,42 @@ def test_reader_streams_packed_items(item_bits, gap):
             assert not ctx.get(reader.busy)
 
     run_simulation(bench, tb, deadline_cycles=20_000)
+
+
+@pytest.mark.parametrize("reader_class", [BufferReader, RowMajorReader])
+@pytest.mark.parametrize("item_bits", [16, 64, 128])
+def test_readers_latency_and_throughput(reader_class, item_bits):
+    """With ``ready`` always high: the first item ``latency`` cycles after ``start`` (plus
+    ``per_item`` for wide items), then one every ``per_item`` cycles, across pass restarts."""
+    init = [random.Random(item_bits).getrandbits(WORD) for _ in range(DEPTH)]
+    bench = _ReaderBench(item_bits, init, reader_class)
+    reader = bench.reader
+    per_item = item_packing(item_bits, WORD)[1]
+    if reader_class is BufferReader:
+        settings, expected = ((reader.base, 5), (reader.pass_items, 8), (reader.passes, 3)), 24
+    else:
+        chunks = 3 if per_item == 1 else 1
+        settings = ((reader.base, 5), (reader.row_words, 2), (reader.rows, 8),
+                    (reader.chunks, chunks))
+        expected = 8 * chunks
+
+    async def tb(ctx):
+        for port, value in settings:
+            ctx.set(port, value)
+        ctx.set(reader.items.ready, 1)
+        ctx.set(reader.start, 1)
+        await ctx.tick()
+        ctx.set(reader.start, 0)
+        cycles = []
+        for cycle in range(1, 200):
+            if ctx.get(reader.items.valid):
+                cycles.append(cycle)
+            await ctx.tick()
+        assert len(cycles) == expected
+        first = reader.latency + (per_item if per_item > 1 else 0)
+        assert cycles == [first + i * per_item for i in range(expected)]
+
+    run_simulation(bench, tb, deadline_cycles=1000)
 
 
 def test_reader_stop_abandons_the_rest():
