@@ -1,6 +1,6 @@
 """The per-beat coder and parser: one beat of scores <-> one variable-length chunk of bits."""
 
-from amaranth import Cat, Module, Mux, Signal, unsigned
+from amaranth import Array, Cat, Const, Module, Mux, Signal, unsigned
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
@@ -19,11 +19,22 @@ def _prefix_counts(m, mask, lanes, name):
 
 
 def popcount(bits):
-    """Set bits of ``bits`` as a balanced adder tree: the chunk length is on the decoder's
-    one-cycle recurrence, where the prefix chain's depth would count."""
-    values = [bits[i] for i in range(len(bits))]
+    """Set bits of ``bits``, from small lookup tables: the chunk length is on the decoder's
+    one-cycle recurrence, and FPGA tools map an adder tree to carry chains, which are slower
+    here than LUTs. Groups of up to four bits are looked up, then pairs of partial counts
+    whose bits fit a six-input table; wider pairs are added."""
+    parts = [bits[i:i + 4] for i in range(0, len(bits), 4)]
+    values = [Array(Const(bin(v).count("1"), range(len(part) + 1))
+                    for v in range(1 << len(part)))[part] for part in parts]
     while len(values) > 1:
-        paired = [values[i] + values[i + 1] for i in range(0, len(values) - 1, 2)]
+        paired = []
+        for a, b in zip(values[0::2], values[1::2]):
+            width = len(a) + len(b)
+            if width <= 6:
+                table = [(v & ((1 << len(a)) - 1)) + (v >> len(a)) for v in range(1 << width)]
+                paired.append(Array(Const(t, range(max(table) + 1)) for t in table)[Cat(a, b)])
+            else:
+                paired.append(a + b)
         values = paired + values[len(paired) * 2:]
     return values[0]
 

@@ -48,10 +48,14 @@ class PSSADecoder(CodecSide):
 
     Latency and throughput
     ----------------------
-    ``latency`` (3): a word taken at cycle ``t`` can complete a beat at ``t + 1``, which
-    goes through the header stage (``t + 2``) and the value stage to ``scores`` at ``t + 3``.
-    One beat (``lanes`` scores) per cycle whenever the coded beats average at most
-    ``data_width`` bits and ``scores`` is ready; otherwise the input bus is the limit.
+    ``latency`` (3): a word taken at cycle ``t`` that brings the buffered bits to at least
+    ``max_chunk_bits + lanes + 1`` (a longest chunk and the next chunk's header) lets the
+    chunk at the head be consumed at ``t + 1``; it is in the chunk register at ``t + 2`` and
+    its beat is valid on ``scores`` at ``t + 3``. Once all the tile's words are in and fewer
+    bits are left, each chunk takes two cycles (its completeness is checked from registers), a
+    few cycles per tile. One beat (``lanes`` scores) per cycle in steady state whenever the
+    coded beats average at most ``data_width`` bits and ``scores`` is ready; otherwise the
+    input bus is the limit. ``done`` comes after the last beat has left ``scores``.
     """
 
     latency = 3
@@ -83,6 +87,7 @@ class PSSADecoder(CodecSide):
         rows_left = Signal.like(command.n_rows)
         keys_left = Signal.like(command.n_keys)
         words_left = Signal.like(command.words)
+        all_taken = Signal(init=1)  # ``words_left == 0``, as a register
         beat = Signal(range(p.max_beats_per_row))
         patch_pos = Signal(range(self.patch_rows))
         running = Signal()
@@ -107,6 +112,9 @@ class PSSADecoder(CodecSide):
         buffer = Signal(capacity)
         lag = Signal(len(shifts), init=1)
         fill = Signal(range(capacity + 1))
+        # A copy of ``fill`` for the word's shifter, so that the comparisons of the loop do
+        # not share its fan-out.
+        insert_at = Signal.like(fill, attrs={"keep": 1})
         aligned = Signal(capacity)
         m.d.comb += aligned.eq(
             functools.reduce(operator.or_, (Mux(lag[k], buffer >> s, 0)
@@ -120,26 +128,31 @@ class PSSADecoder(CodecSide):
         xor = header[1:]
         mask = Signal(lanes)
         m.d.comb += mask.eq(Mux(flag, reference ^ xor, reference))
+        # Kept lanes: ``flagged_count`` when the flag is set, else the reference's.
+        flagged_count = Signal(range(lanes + 1))
         count = Signal(range(lanes + 1))
-        m.d.comb += count.eq(Mux(flag, popcount(reference ^ xor), reference_count))
+        m.d.comb += [flagged_count.eq(popcount(reference ^ xor)),
+                     count.eq(Mux(flag, flagged_count, reference_count))]
         bad_lane = flag & (xor & ~lane_mask).any()
 
         def select(table):
             """``table[(flag, count)]`` for the current chunk."""
-            return Mux(flag, Array(table[1, c] for c in range(lanes + 1))[count],
+            return Mux(flag, Array(table[1, c] for c in range(lanes + 1))[flagged_count],
                        Array(table[0, c] for c in range(lanes + 1))[reference_count])
 
         # Bits above ``fill`` are zero, so a chunk not yet fully received is longer than
-        # ``fill``: ``complete`` is exact. Consuming a chunk also needs the header after it
-        # (or the end of the tile's words), which the loop loads as the next header.
+        # ``fill``: ``complete`` is exact. Consuming a chunk also needs the header after it,
+        # which the loop loads as the next header. Both tests are off the loop: ``plenty``
+        # (registered) says that the longest chunk and a header are present, the steady
+        # state; only when the tile's words are all in and fewer bits remain is ``complete``
+        # used, registered, one cycle after the state settled (no consume, no take).
         complete = Signal()
-        ready_to_consume = Signal()
-        m.d.comb += [
-            complete.eq(select({k: fill >= n for k, n in lengths.items()})),
-            ready_to_consume.eq(select({
-                k: Mux(words_left == 0, fill >= n, fill >= n + header_bits)
-                for k, n in lengths.items()})),
-        ]
+        m.d.comb += complete.eq(select({k: fill >= n for k, n in lengths.items()}))
+        plenty = Signal()
+        has_room = Signal(init=1)  # ``fill <= room``, as a register
+        settled = Signal()
+        settled_complete = Signal()
+        ready_to_consume = plenty | (all_taken & settled & settled_complete)
 
         # Two registered stages after the loop: the chunk and its reference (``staged``), then
         # the parsed scores (``scores``). Each advances when the next one is free.
@@ -163,35 +176,45 @@ class PSSADecoder(CodecSide):
             m.d.sync += [self.scores.payload.eq(parser.scores), self.scores.valid.eq(1)]
         with m.Elif(self.scores.ready):
             m.d.sync += self.scores.valid.eq(0)
-        with m.If(consume):
+        # The stage loads whenever it is free and only its valid bit waits for ``consume``,
+        # which keeps the loop's fan-out small.
+        with m.If(~staged_valid | advance):
             m.d.sync += [staged_bits.eq(aligned[:chunk_bits]), staged_reference.eq(reference),
-                         staged_valid.eq(1)]
-        with m.Elif(advance):
-            m.d.sync += staged_valid.eq(0)
+                         staged_valid.eq(consume)]
 
         m.d.comb += self.inp.ready.eq(
-            (words_left != 0) & (draining | (running & (fill <= room))))
+            ~all_taken & (draining | (running & has_room)))
         take = self.inp.valid & self.inp.ready
         with m.If(take):
-            m.d.sync += words_left.eq(words_left - 1)
-        # The word goes above the current bits: a shift by the registered ``fill``, in
-        # parallel with the chunk loop. Drained words are dropped.
-        # The new ``fill`` is selected among candidates computed from registers, with and
-        # without the word, so ``take`` only steers the last multiplexer.
+            m.d.sync += [words_left.eq(words_left - 1), all_taken.eq(words_left == 1)]
+        # The word goes above the current bits: a shift by a register (``insert_at``), in
+        # parallel with the chunk loop. Drained words are dropped. ``fill`` and the flags
+        # derived from it are selected among candidates computed from registers.
         insert = take & running
         merged = Signal(capacity)
-        m.d.comb += merged.eq(Mux(insert, aligned | (self.inp.payload << fill), aligned))
+        m.d.comb += merged.eq(Mux(insert, aligned | (self.inp.payload << insert_at), aligned))
         m.d.sync += buffer.eq(merged)
+        m.d.sync += [settled.eq(running & ~consume & ~take), settled_complete.eq(complete)]
+        enough = chunk_bits + header_bits
         with m.If(consume):
             m.d.sync += [
                 lag.eq(select({k: 1 << shifts.index(n) for k, n in lengths.items()})),
-                fill.eq(Mux(insert, select({k: fill + width - n for k, n in lengths.items()}),
-                            select({k: fill - n for k, n in lengths.items()}))),
+                plenty.eq(select({k: Mux(insert, fill >= enough + n - width, fill >= enough + n)
+                                  for k, n in lengths.items()})),
+                has_room.eq(select({k: Mux(insert, fill <= room + n - width, fill <= room + n)
+                                    for k, n in lengths.items()})),
+                fill.eq(select({k: fill - n for k, n in lengths.items()}) +
+                        Mux(insert, width, 0)),
+                insert_at.eq(select({k: fill - n for k, n in lengths.items()}) +
+                             Mux(insert, width, 0)),
                 # The next header lies in ``aligned``: ``ready_to_consume`` waited for it.
                 header.eq(select({k: aligned[n:n + header_bits] for k, n in lengths.items()})),
             ]
         with m.Else():
             m.d.sync += [lag.eq(1), fill.eq(Mux(insert, fill + width, fill)),
+                         plenty.eq(Mux(insert, fill >= enough - width, fill >= enough)),
+                         has_room.eq(Mux(insert, fill <= room - width, fill <= room)),
+                         insert_at.eq(Mux(insert, fill + width, fill)),
                          header.eq(merged[:header_bits])]
 
         m.d.comb += [
@@ -204,7 +227,8 @@ class PSSADecoder(CodecSide):
         row_end = Signal()
         next_row_end = Mux(row_end, command.n_keys <= lanes, keys_left <= 2 * lanes)
         first_mask = Cat(command.n_keys > i for i in range(lanes))
-        next_beat = Mux(row_end, 0, beat + 1)
+        # ``next_beat`` is a register too: it addresses the reference memory.
+        next_beat = Signal.like(beat)
         next_patch_start = Mux(row_end, patch_pos == self.patch_rows - 1, patch_pos == 0)
         # The next beat's reference is read one beat ahead; when it is the beat being written
         # (rows of one beat), it is the bitmap being consumed, whose popcount the loop has.
@@ -219,6 +243,7 @@ class PSSADecoder(CodecSide):
                          row_end.eq(next_row_end),
                          lane_mask.eq(Mux(row_end, first_mask,
                                           Cat(keys_left > lanes + i for i in range(lanes))))]
+            m.d.sync += next_beat.eq(Mux(next_row_end, 0, next_beat + 1))
             with m.If(row_end):
                 m.d.sync += [keys_left.eq(command.n_keys), beat.eq(0),
                              rows_left.eq(rows_left - 1),
@@ -227,6 +252,14 @@ class PSSADecoder(CodecSide):
             with m.Else():
                 m.d.sync += [keys_left.eq(keys_left - lanes), beat.eq(beat + 1)]
 
+        # A malformed chunk stops the loop (no consume; with no words left, no take either), so
+        # the condition holds in the next cycle too: it is registered, off the chunk loop.
+        leftover = Signal()
+        m.d.sync += leftover.eq(aligned != 0)
+        stuck_bad_lane = Signal()
+        stuck_truncated = Signal()
+        m.d.sync += [stuck_bad_lane.eq(running & complete & bad_lane),
+                     stuck_truncated.eq(running & ~complete & all_taken)]
         m.d.comb += self.error.eq(self.error_code != ErrorCode.NONE)
         m.d.sync += self.done.eq(0)
 
@@ -238,11 +271,15 @@ class PSSADecoder(CodecSide):
                     bad = ((c.n_rows == 0) | (c.n_rows > self.max_rows) | (c.n_keys == 0) |
                            (c.n_keys > self.max_keys))
                     m.d.sync += [command.eq(c), rows_left.eq(c.n_rows), keys_left.eq(c.n_keys),
-                                 words_left.eq(c.words), beat.eq(0), patch_pos.eq(0),
+                                 words_left.eq(c.words), all_taken.eq(c.words == 0),
+                                 beat.eq(0), next_beat.eq(Mux(c.n_keys <= lanes, 0, 1)),
+                                 patch_pos.eq(0),
                                  reference.eq(0), reference_count.eq(0),
                                  row_end.eq(c.n_keys <= lanes),
                                  lane_mask.eq(Cat(c.n_keys > i for i in range(lanes))),
-                                 buffer.eq(0), lag.eq(1), fill.eq(0), header.eq(0)]
+                                 buffer.eq(0), lag.eq(1), fill.eq(0), insert_at.eq(0), plenty.eq(0),
+                                 has_room.eq(1),
+                                 header.eq(0)]
                     with m.If(bad):
                         m.d.sync += self.error_code.eq(ErrorCode.COMMAND)
                         m.next = "DRAIN"
@@ -251,25 +288,32 @@ class PSSADecoder(CodecSide):
                         m.next = "RUN"
             with m.State("RUN"):
                 m.d.comb += [running.eq(1), self.busy.eq(1)]
-                with m.If(complete & bad_lane):
+                # A stuck tile consumes nothing: the error tests need not wait for ``consume``.
+                with m.If(stuck_bad_lane):
                     m.d.sync += self.error_code.eq(ErrorCode.BAD_LANE)
                     m.next = "DRAIN"
-                with m.Elif(~complete & (words_left == 0)):
+                with m.Elif(stuck_truncated):
                     m.d.sync += self.error_code.eq(ErrorCode.TRUNCATED)
                     m.next = "DRAIN"
                 with m.Elif(consume & last_beat):
                     m.next = "CHECK"
             with m.State("CHECK"):
                 m.d.comb += self.busy.eq(1)
-                with m.If((words_left != 0) | (fill >= width)):
+                with m.If(~all_taken | (fill >= width)):
                     m.d.sync += self.error_code.eq(ErrorCode.LENGTH)
-                with m.Elif(aligned != 0):
+                    m.next = "DRAIN"
+                with m.Else():
+                    m.next = "PAD"
+            with m.State("PAD"):
+                # The wide test of the remaining bits was registered in CHECK.
+                m.d.comb += self.busy.eq(1)
+                with m.If(leftover):
                     m.d.sync += self.error_code.eq(ErrorCode.PADDING)
                 m.next = "DRAIN"
             with m.State("DRAIN"):
                 m.d.comb += [draining.eq(1), self.busy.eq(1)]
                 # ``done`` also waits for the beats still in the output stages.
-                with m.If(((words_left == 0) | ((words_left == 1) & take)) &
+                with m.If((all_taken | ((words_left == 1) & take)) &
                           ~staged_valid & ~self.scores.valid):
                     m.d.sync += self.done.eq(1)
                     m.next = "IDLE"

@@ -196,7 +196,7 @@ async def _cycles_until(ctx, signal, limit=20):
         if ctx.get(signal):
             return cycles
         await ctx.tick()
-    raise AssertionError(f"{signal} stayed low")
+    raise AssertionError(f"{signal!r} stayed low")
 
 
 def test_encoder_latency():
@@ -224,30 +224,32 @@ def test_encoder_latency():
 
 
 def test_decoder_latency_and_output_stall():
-    """The first word makes the first beat valid ``latency`` cycles after its handshake;
-    with ``scores`` then held not ready, the pipeline fills and stops taking words without
-    losing any, and the tile decodes exactly once released."""
+    """The word that brings the buffered bits to a longest chunk plus a header (the second
+    one here) makes the first beat valid ``latency`` cycles after its handshake; with
+    ``scores`` then held not ready, the pipeline fills and stops taking words without losing
+    any, and the tile decodes exactly once released."""
     cfg = config("default")
     dut = PSSADecoder(cfg)
-    lanes = cfg.pssa.lanes
+    lanes, width = cfg.pssa.lanes, cfg.ema.data_width
     scores = structured_tile(cfg, 16, 4 * lanes)
     threshold = 2
     want = golden.encode(scores, threshold, golden.CHAIN, cfg)
-    first_chunk = golden.code_beat(list(scores[0, :lanes]), lanes, threshold, 0,
-                                   cfg.pssa.score_bits)[1]
-    assert first_chunk <= cfg.ema.data_width and len(want.words) > 8
+    assert width < cfg.pssa.max_chunk_bits + 1 + lanes <= 2 * width
+    assert len(want.words) > 8
     seen = {}
 
     async def bench(ctx):
         await stream_put(ctx, dut.cmd, dut.layouts.decoder_command.const({
             "n_rows": scores.shape[0], "n_keys": scores.shape[1], "policy": Policy.CHAIN,
             "words": len(want.words)}))
+        await stream_put(ctx, dut.inp, want.words[0])
+        assert not ctx.get(dut.scores.valid)
         ctx.set(dut.inp.valid, 1)
-        ctx.set(dut.inp.payload, want.words[0])
+        ctx.set(dut.inp.payload, want.words[1])
         await ctx.tick().until(dut.inp.ready)
         ctx.set(dut.inp.valid, 0)
         seen["cycles"] = await _cycles_until(ctx, dut.scores.valid)
-        await stream_send(ctx, dut.inp, want.words[1:], random.Random(5), 0.2)
+        await stream_send(ctx, dut.inp, want.words[2:], random.Random(5), 0.2)
 
     async def check(ctx):
         await ctx.tick().until(dut.scores.valid)
