@@ -365,11 +365,12 @@ class RowMajorReader(wiring.Component):
     def elaborate(self, platform):
         m = Module()
         # Fetch side: the next word to read.
-        base = Signal.like(self.base)
         row_words = Signal.like(self.row_words)
-        rows = Signal.like(self.rows)
-        row_ptr = Signal(len(self.rd_addr) + len(self.row_words))
-        col_word = Signal.like(self.chunks)
+        last_row = Signal.like(self.rows)
+        # The first word of the chunk in row 0 and in the current row, kept as running sums so
+        # that the address needs no adder chain.
+        chunk_ptr = Signal(len(self.rd_addr) + len(self.row_words))
+        row_ptr = Signal.like(chunk_ptr)
         lane = Signal(range(max(2, self.per_word)))
         sub = Signal(range(max(2, self.per_item)))
         row = Signal.like(self.rows)
@@ -384,21 +385,22 @@ class RowMajorReader(wiring.Component):
             queue.clear.eq(self.start | self.stop),
             queue.fetch.eq(fetch),
             fetch.eq((chunks_left != 0) & queue.room),
-            self.rd_addr.eq(row_ptr + col_word + sub),
+            self.rd_addr.eq(row_ptr + sub if self.per_item > 1 else row_ptr),
             self.rd_en.eq(fetch),
             taken.eq(self.items.valid & self.items.ready),
             item_fetched.eq(fetch & (sub == self.per_item - 1)),
         ]
 
         with m.If(item_fetched):
-            with m.If(row == rows - 1):
-                m.d.sync += [row.eq(0), row_ptr.eq(base), chunks_left.eq(chunks_left - 1)]
+            with m.If(row == last_row):
+                m.d.sync += [row.eq(0), row_ptr.eq(chunk_ptr), chunks_left.eq(chunks_left - 1)]
                 if self.per_item > 1:
-                    m.d.sync += col_word.eq(col_word + self.per_item)
+                    m.d.sync += [chunk_ptr.eq(chunk_ptr + self.per_item),
+                                 row_ptr.eq(chunk_ptr + self.per_item)]
                 else:
                     m.d.sync += lane.eq(Mux(lane == self.per_word - 1, 0, lane + 1))
                     with m.If(lane == self.per_word - 1):
-                        m.d.sync += col_word.eq(col_word + 1)
+                        m.d.sync += [chunk_ptr.eq(chunk_ptr + 1), row_ptr.eq(chunk_ptr + 1)]
             with m.Else():
                 m.d.sync += [row.eq(row + 1), row_ptr.eq(row_ptr + row_words)]
         if self.per_item > 1:
@@ -432,8 +434,8 @@ class RowMajorReader(wiring.Component):
                 m.d.sync += have.eq(0)
 
         with m.If(self.start):
-            m.d.sync += [base.eq(self.base), row_words.eq(self.row_words), rows.eq(self.rows),
-                         row_ptr.eq(self.base), col_word.eq(0), lane.eq(0), sub.eq(0),
+            m.d.sync += [row_words.eq(self.row_words), last_row.eq(self.rows - 1),
+                         chunk_ptr.eq(self.base), row_ptr.eq(self.base), lane.eq(0), sub.eq(0),
                          row.eq(0), chunks_left.eq(Mux(self.rows == 0, 0, self.chunks))]
         with m.If(self.stop):
             m.d.sync += chunks_left.eq(0)
