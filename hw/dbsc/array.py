@@ -449,12 +449,23 @@ class DBSCArray(TimingModel, wiring.Component):
                         m.d.sync += delayed.eq(signal)
                     signal = delayed
                 bottom.append(signal)
+            # Distributed RAM: a block RAM's read (its clock-to-output alone is most of a
+            # 100 MHz cycle on ECP5) would leave no time for the adder behind it.
             m.submodules.acc_mem = acc_mem = Memory(
-                shape=unsigned(cfg.acc_bits * cols), depth=cfg.max_m, init=[])
+                shape=unsigned(cfg.acc_bits * cols), depth=cfg.max_m, init=[],
+                attrs={"ram_style": "distributed"})
             acc_w = acc_mem.write_port()
-            acc_r = acc_mem.read_port(domain="comb")
+            # A registered read of the next token's running sum, so that the memory read and the
+            # adder do not share a cycle. Not transparent (a transparent read would map to a
+            # registered address in front of the same asynchronous read): the port reads every
+            # cycle, and a token's sum comes back at least ``rows + cols + 1`` cycles after it
+            # was written (its next chunk waits for its weights), so it is never stale.
+            acc_r = acc_mem.read_port()
             bot_m = Signal(range(cfg.max_m))
+            bot_m_next = Signal.like(bot_m)
             bot_tokens_left = Signal(range(cfg.max_m + 1))
+            # ``bot_tokens_left == 1``, registered: it steers the read address.
+            bot_last_token = Signal()
             bot_chunk_left = Signal(range(cfg.max_k + 1))
             bot_first_chunk = Signal()
             bot_valid = ws & advance & pes[rows - 1][cols - 1].psum_valid
@@ -465,21 +476,27 @@ class DBSCArray(TimingModel, wiring.Component):
                 m.d.comb += sums[col * cfg.acc_bits:(col + 1) * cfg.acc_bits].eq(
                     Mux(bot_first_chunk, 0, before) + bottom[col])
             m.d.comb += [
-                acc_r.addr.eq(bot_m),
+                bot_m_next.eq(bot_m),
+                acc_r.addr.eq(bot_m_next),
                 acc_w.addr.eq(bot_m),
                 acc_w.data.eq(sums),
                 acc_w.en.eq(bot_valid & ~bot_last_chunk),
             ]
+            m.d.sync += bot_m.eq(bot_m_next)
             with m.If(accept):
-                m.d.sync += [bot_m.eq(0), bot_tokens_left.eq(c.m), bot_chunk_left.eq(c.k),
-                             bot_first_chunk.eq(1)]
+                # Only here, not in the read address: the first chunk ignores what it reads.
+                m.d.sync += [bot_m.eq(0), bot_tokens_left.eq(c.m), bot_last_token.eq(c.m == 1),
+                             bot_chunk_left.eq(c.k), bot_first_chunk.eq(1)]
             with m.If(bot_valid):
                 with m.If(bot_last_chunk):
                     m.d.sync += [self.res.payload.as_value().eq(sums),
                                  self.res.valid.eq(1)]
-                m.d.sync += [bot_m.eq(bot_m + 1), bot_tokens_left.eq(bot_tokens_left - 1)]
-                with m.If(bot_tokens_left == 1):
-                    m.d.sync += [bot_m.eq(0), bot_tokens_left.eq(tile_m),
+                m.d.comb += bot_m_next.eq(bot_m + 1)
+                m.d.sync += [bot_tokens_left.eq(bot_tokens_left - 1),
+                             bot_last_token.eq(bot_tokens_left == 2)]
+                with m.If(bot_last_token):
+                    m.d.comb += bot_m_next.eq(0)
+                    m.d.sync += [bot_tokens_left.eq(tile_m), bot_last_token.eq(tile_m == 1),
                                  bot_chunk_left.eq(bot_chunk_left - rows),
                                  bot_first_chunk.eq(0)]
                     with m.If(bot_last_chunk):

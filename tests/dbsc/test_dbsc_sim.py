@@ -167,13 +167,14 @@ def test_tiles_against_golden_under_backpressure(cls, overrides):
     lo, hi = golden.act_range(cfg)
     wlo, whi = golden.weight_range(cfg)
     tiles = []
-    shapes = [(1, 1), (5, 3), (cfg.max_m, cfg.max_k), (4, 7)]
+    # (1, max_k): one token's running sum read back chunk after chunk.
+    shapes = [(1, 1), (5, 3), (cfg.max_m, cfg.max_k), (4, 7), (1, cfg.max_k)]
     for i, (m, k) in enumerate(shapes * 2):
         mode = (Mode.WS, Mode.OS)[i % 2]
         a, w, high = random_tile(cfg, m, k, r.random(), r)
         if i == 2:
             a[:], w[:] = lo, wlo
-        if i == 5:
+        if i == 7:
             a[:], w[:] = hi, whi
         precision = [Precision.BITMAP, Precision.ALL_HIGH, Precision.ALL_LOW][i % 3]
         if precision != Precision.BITMAP:
