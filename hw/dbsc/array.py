@@ -462,6 +462,8 @@ class DBSCArray(TimingModel, wiring.Component):
             # was written (its next chunk waits for its weights), so it is never stale.
             acc_r = acc_mem.read_port()
             bot_m = Signal(range(cfg.max_m))
+            # ``bot_m + 1``, registered: the read address is a choice of registers, no adder.
+            bot_m_inc = Signal(range(cfg.max_m + 1))
             bot_m_next = Signal.like(bot_m)
             bot_tokens_left = Signal(range(cfg.max_m + 1))
             # ``bot_tokens_left == 1``, registered: it steers the read address.
@@ -482,16 +484,16 @@ class DBSCArray(TimingModel, wiring.Component):
                 acc_w.data.eq(sums),
                 acc_w.en.eq(bot_valid & ~bot_last_chunk),
             ]
-            m.d.sync += bot_m.eq(bot_m_next)
+            m.d.sync += [bot_m.eq(bot_m_next), bot_m_inc.eq(bot_m_next + 1)]
             with m.If(accept):
                 # Only here, not in the read address: the first chunk ignores what it reads.
-                m.d.sync += [bot_m.eq(0), bot_tokens_left.eq(c.m), bot_last_token.eq(c.m == 1),
+                m.d.sync += [bot_m.eq(0), bot_m_inc.eq(1), bot_tokens_left.eq(c.m), bot_last_token.eq(c.m == 1),
                              bot_chunk_left.eq(c.k), bot_first_chunk.eq(1)]
             with m.If(bot_valid):
                 with m.If(bot_last_chunk):
                     m.d.sync += [self.res.payload.as_value().eq(sums),
                                  self.res.valid.eq(1)]
-                m.d.comb += bot_m_next.eq(bot_m + 1)
+                m.d.comb += bot_m_next.eq(bot_m_inc)
                 m.d.sync += [bot_tokens_left.eq(bot_tokens_left - 1),
                              bot_last_token.eq(bot_tokens_left == 2)]
                 with m.If(bot_last_token):
