@@ -58,12 +58,13 @@ class CSRBank(wiring.Component):
     Latency and throughput
     ----------------------
     A write takes effect ``write_latency`` (1) cycle after both its address and data were
-    accepted, when ``bvalid`` rises; a read returns ``read_latency`` (1) cycle after its address
-    was accepted. One write and one read in flight at a time.
+    accepted, when ``bvalid`` rises; a read returns ``read_latency`` (2) cycles after its address
+    was accepted (the address, then the register's value, registered). One write and one read in
+    flight at a time.
     """
 
     write_latency = 1
-    read_latency = 1
+    read_latency = 2
 
     def __init__(self, registers, addr_width=12):
         registers = tuple(registers)
@@ -154,14 +155,21 @@ class CSRBank(wiring.Component):
                             cleared = port & ~(w_data & byte_mask)[:reg.width]
                             m.d.sync += port.eq(cleared | getattr(self, f"{reg.name}_set"))
 
-        # Read: one outstanding read, answered from a registered mux.
+        # Read: one outstanding read. The address is registered first, then the wide mux over
+        # every register is registered into ``rdata``: the bus's address and the registers'
+        # sources are far apart on the chip, the mux is several levels deep.
         rvalid = Signal()
-        m.d.comb += [bus.arready.eq(~rvalid), bus.rvalid.eq(rvalid)]
+        read_pending = Signal()
+        read_index = Signal.like(bus.araddr[2:])
+        m.d.comb += [bus.arready.eq(~rvalid & ~read_pending), bus.rvalid.eq(rvalid)]
         with m.If(rvalid & bus.rready):
             m.d.sync += rvalid.eq(0)
+        m.d.sync += read_pending.eq(bus.arvalid & bus.arready)
         with m.If(bus.arvalid & bus.arready):
+            m.d.sync += read_index.eq(bus.araddr[2:])
+        with m.If(read_pending):
             m.d.sync += [rvalid.eq(1), bus.rdata.eq(0), bus.rresp.eq(AXIResp.SLVERR)]
-            with m.Switch(bus.araddr[2:]):
+            with m.Switch(read_index):
                 for index, reg in enumerate(self.registers):
                     with m.Case(index):
                         m.d.sync += bus.rresp.eq(AXIResp.OKAY)

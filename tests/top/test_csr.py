@@ -4,6 +4,7 @@ import pytest
 
 from hw.top import CSR, CSRBank
 from sw.config import load_config
+from sw.flows.amsim import run_simulation
 from sw.flows.cocotb_run import run_cocotb
 
 REGISTERS = [
@@ -36,3 +37,43 @@ def test_csr_bank(sim):
     run_cocotb(CSRBank(REGISTERS), "csr_bank", "tests.top.cocotb_csr", load_config(), sim,
                test_args={"registers": [[r.name, r.access, r.width, r.init] for r in REGISTERS],
                           "count": 300})
+
+
+def test_latencies_and_back_to_back_reads():
+    """A read answers ``read_latency`` cycles after its address is accepted, a write takes
+    effect ``write_latency`` cycles after address and data; reads follow each other."""
+    bank = CSRBank(REGISTERS)
+    bus = bank.bus
+
+    async def tb(ctx):
+        ctx.set(bus.rready, 1)
+        ctx.set(bus.bready, 1)
+        for index, reg in enumerate(REGISTERS * 2):
+            ctx.set(bus.araddr, 4 * (index % len(REGISTERS)))
+            ctx.set(bus.arvalid, 1)
+            while not ctx.get(bus.arready):
+                await ctx.tick()
+            await ctx.tick()
+            ctx.set(bus.arvalid, 0)
+            cycles = 1
+            while not ctx.get(bus.rvalid):
+                await ctx.tick()
+                cycles += 1
+            assert cycles == bank.read_latency
+            expected = reg.init if reg.access in ("rw", "w1c") else 0
+            assert (ctx.get(bus.rdata), ctx.get(bus.rresp).value) == (expected, 0)
+            await ctx.tick()
+        ctx.set(bus.awaddr, 4)
+        ctx.set(bus.wdata, 0x3CD)
+        ctx.set(bus.wstrb, 0xF)
+        ctx.set(bus.awvalid, 1)
+        ctx.set(bus.wvalid, 1)
+        await ctx.tick()
+        ctx.set(bus.awvalid, 0)
+        ctx.set(bus.wvalid, 0)
+        for _ in range(bank.write_latency):
+            assert ctx.get(bank.threshold) == 0x0AB
+            await ctx.tick()
+        assert ctx.get(bank.threshold) == 0x3CD and ctx.get(bus.bvalid)
+
+    run_simulation(bank, tb, deadline_cycles=200)
