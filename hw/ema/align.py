@@ -1,7 +1,9 @@
 """Byte realignment between DRAM beats (rows at any byte offset) and on-chip beats (every row
 starts on a fresh beat, its last beat zero-padded)."""
 
-from amaranth import Cat, Const, Module, Mux, Signal, signed, unsigned
+import itertools
+
+from amaranth import C, Cat, Const, Module, Mux, Signal, signed, unsigned
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
@@ -12,10 +14,14 @@ __all__ = ["track_layout", "row_bytes_width", "read_beat_layout", "write_beat_la
 
 
 def track_layout(ema):
-    """A planned burst on its way to an aligner. ``phantom`` bursts were never issued on the
-    bus: the aligner still moves their on-chip beats (zeros out, or input discarded), so that
-    the on-chip side of a refused or failed descriptor keeps its exact beat count."""
-    return data.StructLayout({"burst": burst_layout(ema), "phantom": unsigned(1)})
+    """A planned burst on its way to an aligner, with the length of its row (non-zero, used at
+    the row's first beat; it travels with the burst so that the aligner reads it from a
+    register). ``phantom`` bursts were never issued on the bus: the aligner still moves their
+    on-chip beats (zeros out, or input discarded), so that the on-chip side of a refused or
+    failed descriptor keeps its exact beat count."""
+    return data.StructLayout({"burst": burst_layout(ema),
+                              "row_bytes": unsigned(row_bytes_width(ema)),
+                              "phantom": unsigned(1)})
 
 
 def row_bytes_width(ema):
@@ -40,17 +46,19 @@ class _RowCursor:
 
     ``chip`` counts the row's bytes not yet moved on the on-chip side, ``span`` the bytes from
     the current DRAM beat's first lane to the row's end. At a row's first beat the registers
-    are stale, so the ``*_now`` values take the burst's fields instead.
+    are stale: there the row holds ``row_bytes`` on the chip and ``offset + row_bytes`` from
+    the beat's first lane.
 
     The beat's strobes, byte count and masks only need these clamped to one beat:
-    ``span_lanes`` and ``chip_lanes`` (``min(span_now, B)``, ``min(max(chip_now, 0), B)``),
-    ``chip_left`` (``chip_now > 0``) and ``chip_more`` (``chip_now > B``). At a row's first
-    beat they come from the low bits of ``row_bytes`` and whether it reaches a whole beat
-    (rows are never empty), so that no wide add of the burst's fields lies on the per-beat
-    paths.
+    ``span_lanes`` (``min(span, B)``), the lane masks ``span_mask`` and ``chip_mask`` (lane
+    ``k`` set if ``k < span``, ``k < chip``),
+    ``chip_left`` (``chip > 0``) and ``chip_more`` (``chip > B``), all for the current beat.
+    At a row's first beat they come from the low bits of ``row_bytes`` and whether it reaches
+    a whole beat (rows are never empty), so that no wide add of the burst's fields lies on
+    the per-beat paths.
     """
 
-    def __init__(self, m, ema, info, row_bytes):
+    def __init__(self, m, ema, info):
         width = row_bytes_width(ema) + 2
         lanes = ema.data_bytes
         shift = ema.beat_shift
@@ -62,25 +70,27 @@ class _RowCursor:
         self.chip = Signal(signed(width))
         self.span = Signal(signed(width))
         burst = info.burst
+        row_bytes = info.row_bytes
         self.start = Signal()
         self.offset_now = Signal(shift)
-        self.chip_now = Signal(signed(width))
-        self.span_now = Signal(signed(width))
         self.burst_end = Signal()
         self.span_lanes = Signal(range(lanes + 1))
-        self.chip_lanes = Signal(range(lanes + 1))
+        self.span_mask = Signal(lanes)
+        self.chip_mask = Signal(lanes)
         self.chip_left = Signal()
-        # ``chip_now > 0`` as a flip-flop (set for the next row's first beat when a row
-        # closes): it decides whether a write beat waits for input.
+        # ``chip > 0`` for the current beat as a flip-flop (set for the next row's first beat
+        # when a row closes): it decides whether a write beat waits for input.
         self.chip_positive = Signal(init=1)
         self.chip_more = Signal()
         m.d.comb += [
             self.start.eq(burst.row_first & self.first_beat),
             self.offset_now.eq(Mux(self.start, burst.offset, self.offset)),
-            self.chip_now.eq(Mux(self.start, row_bytes, self.chip)),
-            self.span_now.eq(Mux(self.start, burst.offset + row_bytes, self.span)),
             self.burst_end.eq(self.beat == burst.len),
         ]
+        self._row_bytes = row_bytes
+        # ``offset - B``: the span after a row's first beat is ``row_bytes`` plus this, one add.
+        self._lead = Signal(signed(shift + 2))
+        m.d.comb += self._lead.eq(burst.offset - lanes)
         whole_beat = row_bytes[shift:].any()
         short_row = row_bytes[:shift]
         short_span = burst.offset + short_row
@@ -93,7 +103,10 @@ class _RowCursor:
         with m.If(self.start):
             m.d.comb += [
                 self.span_lanes.eq(Mux(whole_beat | short_span[shift], lanes, short_span)),
-                self.chip_lanes.eq(Mux(whole_beat, lanes, short_row)),
+                self.span_mask.eq(Cat(whole_beat | _exceeds(k, burst.offset, short_row)
+                                      for k in range(lanes))),
+                self.chip_mask.eq(Cat(whole_beat | _exceeds(k, short_row)
+                                      for k in range(lanes))),
                 self.chip_more.eq(above_beat(row_bytes)),
             ]
         with m.Else():
@@ -102,21 +115,39 @@ class _RowCursor:
             chip = self.chip.as_unsigned()[:-1]
             m.d.comb += [
                 self.span_lanes.eq(Mux(span[shift:].any(), lanes, span[:shift])),
-                self.chip_lanes.eq(Mux(negative, 0, Mux(chip[shift:].any(), lanes, chip[:shift]))),
+                self.span_mask.eq(Cat(span[shift:].any() | _exceeds(k, span[:shift])
+                                      for k in range(lanes))),
+                self.chip_mask.eq(Cat(~negative & (chip[shift:].any() | _exceeds(k, chip[:shift]))
+                                      for k in range(lanes))),
                 self.chip_more.eq(~negative & above_beat(chip)),
             ]
 
     def advance(self, m, ema, info, chip_moved):
         """Update the registers for a DRAM beat that moved ``chip_moved`` on-chip beats."""
+        lanes = ema.data_bytes
         m.d.sync += [
             self.beat.eq(Mux(self.burst_end, 0, self.beat + 1)),
             self.first_beat.eq(self.burst_end),
             self.offset.eq(self.offset_now),
-            self.span.eq(self.span_now - ema.data_bytes),
-            self.chip.eq(Mux(chip_moved, self.chip_now - ema.data_bytes, self.chip_now)),
             self.chip_positive.eq(Mux(self.burst_end & info.burst.row_last, 1,
                                       Mux(chip_moved, self.chip_more, self.chip_left))),
         ]
+        row_bytes = self._row_bytes
+        with m.If(self.start):
+            m.d.sync += [self.span.eq(row_bytes + self._lead),
+                         self.chip.eq(Mux(chip_moved, row_bytes - lanes, row_bytes))]
+        with m.Else():
+            m.d.sync += [self.span.eq(self.span - lanes),
+                         self.chip.eq(Mux(chip_moved, self.chip - lanes, self.chip))]
+
+
+def _exceeds(k, *values):
+    """Whether the sum of the small unsigned ``values`` exceeds the constant ``k``, as a
+    function of their bits (a few LUTs) rather than an add and a compare (carry chains)."""
+    ranges = [range(1 << len(value)) for value in values]
+    terms = [Cat(value == v for value, v in zip(values, combo)).all()
+             for combo in itertools.product(*ranges) if sum(combo) > k]
+    return Cat(terms).any() if terms else C(0, 1)
 
 
 def _keep_lanes(value, lanes, count):
@@ -144,9 +175,7 @@ class ReadAligner(wiring.Component):
     beat : ``In(stream.Signature(read_beat_layout(ema)))``
         The AXI R beats (not used for phantom bursts).
     o : ``Out(stream.Signature(data_width))``
-        On-chip beats, ``ceil(row_bytes / B)`` per row.
-    row_bytes : ``In(row_bytes_width(ema))``
-        The row length (non-zero), read at each row's first beat.
+        On-chip beats, ``ceil(info.row_bytes / B)`` per row.
     zero : ``In(1)``
         The descriptor has failed: deliver zeros from now on.
     bus_beat : ``Out(1)``
@@ -174,7 +203,6 @@ class ReadAligner(wiring.Component):
             "info": In(stream.Signature(track_layout(ema))),
             "beat": In(stream.Signature(read_beat_layout(ema))),
             "o": Out(stream.Signature(ema.data_width)),
-            "row_bytes": In(row_bytes_width(ema)),
             "zero": In(1),
             "bus_beat": Out(1),
             "bus_bytes": Out(range(ema.data_bytes + 1)),
@@ -187,7 +215,7 @@ class ReadAligner(wiring.Component):
         ema = self._ema
         lanes = ema.data_bytes
         info = self.info.payload
-        row = _RowCursor(m, ema, info, self.row_bytes)
+        row = _RowCursor(m, ema, info)
 
         held = Signal(ema.data_width)
         flushing = Signal()
@@ -210,7 +238,7 @@ class ReadAligner(wiring.Component):
         unshifted = row.start | (row.offset == 0)
         shifted = (Cat(held, data) >> (row.offset * 8))[:ema.data_width]
         aligned = Mux(unshifted, data, shifted)
-        keep = Cat((k < row.chip_lanes) & ~(blank & (unshifted | (k >= lanes - row.offset)))
+        keep = Cat(row.chip_mask[k] & ~(blank & (unshifted | _exceeds(lanes - 1 - k, row.offset)))
                    for k in range(lanes))
 
         out_free = ~self.o.valid | self.o.ready
@@ -271,11 +299,9 @@ class WriteAligner(wiring.Component):
     info : ``In(stream.Signature(track_layout(ema)))``
         One entry per burst, in bus order; consumed with the burst's last beat.
     i : ``In(stream.Signature(data_width))``
-        On-chip beats, ``ceil(row_bytes / B)`` per row, bytes past the row's end ignored.
+        On-chip beats, ``ceil(info.row_bytes / B)`` per row, bytes past the row's end ignored.
     w : ``Out(stream.Signature(write_beat_layout(ema)))``
         The AXI W beats, ``last`` set on each burst's final beat.
-    row_bytes : ``In(row_bytes_width(ema))``
-        The row length (non-zero), read at each row's first beat.
     desc_done : ``Out(1)``
         The descriptor's final W beat (or phantom beat) was produced.
 
@@ -292,7 +318,6 @@ class WriteAligner(wiring.Component):
             "info": In(stream.Signature(track_layout(ema))),
             "i": In(stream.Signature(ema.data_width)),
             "w": Out(stream.Signature(write_beat_layout(ema))),
-            "row_bytes": In(row_bytes_width(ema)),
             "desc_done": Out(1),
         })
 
@@ -301,7 +326,7 @@ class WriteAligner(wiring.Component):
         ema = self._ema
         lanes = ema.data_bytes
         info = self.info.payload
-        row = _RowCursor(m, ema, info, self.row_bytes)
+        row = _RowCursor(m, ema, info)
         phantom = info.phantom
 
         held = Signal(ema.data_width)
@@ -317,10 +342,8 @@ class WriteAligner(wiring.Component):
         next_shifted = (Cat(held, current) << (row.offset * 8))[width:2 * width]
         shifted = Mux(row.start, first_shifted, next_shifted)
 
-        first_lane = Mux(row.start, info.burst.offset, 0)
-        end_lane = row.span_lanes
-        # The top lane is never below the first lane; comparing it would be a constant.
-        strobes = Cat((1 if k == lanes - 1 else k >= first_lane) & (k < end_lane)
+        # A row's first beat starts at the burst's offset; the last one ends at the span.
+        strobes = Cat(~(row.start & _exceeds(k, info.burst.offset)) & row.span_mask[k]
                       for k in range(lanes))
 
         go = Signal()

@@ -72,9 +72,12 @@ class EMAController(wiring.Component):
     counters : ``Out(counters_layout(ema))``
         ``counters[tclass][direction]``: ``bytes`` (row bytes moved on the bus), ``beats`` (data
         beats), ``bursts`` (address handshakes), ``stalls`` (cycles with a descriptor running
-        and no data beat). ``counter_bits`` wide, wrapping.
+        and no data beat). ``counter_bits`` wide, wrapping. An event shows ``counter_latency``
+        cycles after the cycle it happens in; from the cycle after a status handshake, the
+        counters include all of that descriptor's traffic.
     counters_clear : ``In(1)``
-        Zero every counter (takes priority over counting in the same cycle).
+        Zero every counter in the next cycle; the events of the clear's cycle and of the
+        cycles before it that the counters do not show yet are dropped.
     busy : ``Out(1)``
         A descriptor is past its window check and not yet reported (the cycles ``stalls``
         counts from).
@@ -87,11 +90,12 @@ class EMAController(wiring.Component):
     Latency and throughput
     ----------------------
     ``issue_latency`` cycles from a descriptor handshake (counting its cycle) to its first
-    ``AxVALID``: ``4 + check_cycles``, where ``check_cycles = ceil(rows_bits / 2) + 3`` (11 with
-    the default 16-bit ``rows``, so 15 in all) is the window check's multiply-and-compare
-    pipeline. Up to ``outstanding`` bursts per direction in flight, one data beat per cycle;
-    address issue overlaps the data of earlier bursts. A new descriptor is accepted in
-    the cycle after the previous status handshake.
+    ``AxVALID``: ``5 + check_cycles``, where ``check_cycles = ceil(rows_bits / 2) + 3`` (11 with
+    the default 16-bit ``rows``, so 16 in all) is the window check's multiply-and-compare
+    pipeline, and ``BurstPlanner.latency`` (3) is in the 5. Up to ``outstanding`` bursts per
+    direction in flight, one data beat per cycle; address issue overlaps the data of earlier
+    bursts. A new descriptor is accepted in the cycle after the previous status handshake.
+    ``counter_latency`` (2) cycles from a bus event to the counters.
     """
 
     def __init__(self, config):
@@ -128,8 +132,12 @@ class EMAController(wiring.Component):
         #: Cycles of the ``MEASURE`` state: one that registers the factors, the shift-add
         #: steps, then the window end, then the window comparison.
         self.check_cycles = -(-ema.rows_bits // MUL_DIGIT_BITS) + 3
-        #: Handshake -> MEASURE -> CHECK -> planner state -> planned burst -> address register.
+        #: Handshake -> MEASURE -> CHECK -> planner (stores, sets up the row, plans) ->
+        #: address register.
         self.issue_latency = 1 + self.check_cycles + BurstPlanner.latency + 1
+        #: Cycles from an event (or a clear) to the ``counters`` it changes: the increments are
+        #: registered before the adds.
+        self.counter_latency = 2
 
     def elaborate(self, platform):
         m = Module()
@@ -327,6 +335,9 @@ class EMAController(wiring.Component):
             burst.ready.eq(tracks.i.ready & accept),
             tracks.i.valid.eq(burst.valid & accept),
             tracks.i.payload.burst.eq(burst.payload),
+            # A coded SAS run is planned one burst per row: its row is the burst.
+            tracks.i.payload.row_bytes.eq(Mux(sas, (burst.payload.len + 1) << shift,
+                                              desc.row_bytes)),
             tracks.i.payload.phantom.eq(failed),
         ]
         with m.If(ax_ready):
@@ -335,18 +346,14 @@ class EMAController(wiring.Component):
             m.d.sync += [ax_valid.eq(1), ax_addr.eq(burst.payload.addr),
                          ax_len.eq(burst.payload.len)]
 
-        # Tracks go to the aligner of the running direction. A coded SAS run is planned one
-        # burst per row, so its row length comes with each burst.
+        # Tracks go to the aligner of the running direction.
         track = tracks.o.payload
-        row_bytes = Mux(sas, (track.burst.len + 1) << shift, desc.row_bytes)
         m.d.comb += [
             reader.info.payload.eq(track),
             writer.info.payload.eq(track),
             reader.info.valid.eq(tracks.o.valid & ~is_write),
             writer.info.valid.eq(tracks.o.valid & is_write),
             tracks.o.ready.eq(Mux(is_write, writer.info.ready, reader.info.ready)),
-            reader.row_bytes.eq(row_bytes),
-            writer.row_bytes.eq(row_bytes),
             reader.zero.eq(failed),
         ]
 

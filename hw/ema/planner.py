@@ -202,30 +202,41 @@ class CodedBurstPlanner(wiring.Component):
         m = Module()
         ema = self._ema
         shift = ema.beat_shift
-        beat_bytes = ema.data_bytes
+        page_beats = PAGE_BYTES // ema.data_bytes
+        whole_page = min(page_beats, ema.max_burst)
 
         busy = Signal()
         cur = Signal(ema.addr_width)
         available = Signal(self._words_bits)
         finished = Signal()
+        # As in :class:`BurstPlanner`, the page and the longest burst it allows are kept in
+        # beats and updated from registers, so that deciding a burst is one compare.
+        page = Signal(range(page_beats + 1))
+        limit = Signal(range(whole_page + 1))
+        limit_m1 = Signal.like(limit)
 
-        page_beats = Signal(range(PAGE_BYTES // beat_bytes + 1))
-        m.d.comb += page_beats.eq(PAGE_BYTES // beat_bytes - cur[shift:12])
-        limit_beats = Signal(range(max(ema.max_burst, PAGE_BYTES // beat_bytes) + 1))
-        m.d.comb += limit_beats.eq(Mux(page_beats < ema.max_burst, page_beats, ema.max_burst))
-        more_after = available > limit_beats
+        more_after = available > limit
         closing = finished & (available != 0) & ~more_after
-        beats = Signal(range(257))
-        m.d.comb += beats.eq(Mux(more_after, limit_beats, available))
         plan = busy & (more_after | closing) & (~self.burst.valid | self.burst.ready)
 
         m.d.comb += self.cmd.ready.eq(~busy)
         with m.If(self.cmd.valid & ~busy):
-            m.d.sync += [busy.eq(1), cur.eq(self.cmd.payload.addr),
-                         available.eq(self.cmd.payload.words),
-                         finished.eq(self.cmd.payload.finished)]
+            cmd = self.cmd.payload
+            page_beat = cmd.addr[shift:12]
+            first_limit = Mux(page_beat > page_beats - ema.max_burst, page_beats - page_beat,
+                              ema.max_burst)
+            m.d.sync += [busy.eq(1), cur.eq(cmd.addr), available.eq(cmd.words),
+                         finished.eq(cmd.finished), page.eq(page_beats - page_beat),
+                         limit.eq(first_limit), limit_m1.eq(first_limit - 1)]
         with m.Else():
-            m.d.sync += available.eq(available + self.produced - Mux(plan, beats, 0))
+            # ``available + produced - beats``, each candidate one add of registers.
+            with m.If(plan & more_after):
+                m.d.sync += available.eq(Mux(self.produced, available - limit_m1,
+                                             available - limit))
+            with m.Elif(plan):
+                m.d.sync += available.eq(self.produced)
+            with m.Else():
+                m.d.sync += available.eq(available + self.produced)
             with m.If(self.finished):
                 m.d.sync += finished.eq(1)
 
@@ -234,10 +245,23 @@ class CodedBurstPlanner(wiring.Component):
         with m.If(plan):
             out = self.burst.payload
             m.d.sync += [
-                self.burst.valid.eq(1), out.addr.eq(cur), out.len.eq(beats - 1),
+                self.burst.valid.eq(1), out.addr.eq(cur),
+                out.len.eq(Mux(more_after, limit_m1, available - 1)),
                 out.offset.eq(0), out.row_first.eq(1), out.row_last.eq(1), out.last.eq(closing),
-                cur.eq(cur + (beats << shift)),
+                # Only a burst that leaves beats after it is followed by another one.
+                cur.eq(cur + (limit << shift)),
             ]
+            with m.If(page == limit):
+                m.d.sync += [page.eq(page_beats), limit.eq(whole_page),
+                             limit_m1.eq(whole_page - 1)]
+            with m.Else():
+                rest = page - ema.max_burst
+                m.d.sync += [
+                    page.eq(rest),
+                    limit.eq(Mux(page < 2 * ema.max_burst, rest, ema.max_burst)),
+                    limit_m1.eq(Mux(page < 2 * ema.max_burst, page - (ema.max_burst + 1),
+                                     ema.max_burst - 1)),
+                ]
             with m.If(closing):
                 m.d.sync += busy.eq(0)
         return m

@@ -45,10 +45,10 @@ def _desc_const(ema, d):
         "row_bytes": d.row_bytes, "stride": d.stride})
 
 
-def _track_const(ema, b, phantom=False):
+def _track_const(ema, d, b, phantom=False):
     return track_layout(ema).const({"burst": {
         "addr": b.addr, "len": b.beats - 1, "offset": b.offset, "row_first": b.row_first,
-        "row_last": b.row_last, "last": b.last}, "phantom": phantom})
+        "row_last": b.row_last, "last": b.last}, "row_bytes": d.row_bytes, "phantom": phantom})
 
 
 @pytest.mark.parametrize("name", CONFIGS)
@@ -136,12 +136,8 @@ def test_read_aligner_matches_golden(name):
         _, expected = golden.read(memory, d, ema, 0, (1 << ema.addr_width) - 1)
         got = []
 
-        async def setup(ctx, d=d):
-            ctx.set(dut.row_bytes, d.row_bytes)
-
-        async def tracks(ctx, bursts=bursts):
-            await setup(ctx)
-            await stream_send(ctx, dut.info, [_track_const(ema, b) for b in bursts],
+        async def tracks(ctx, d=d, bursts=bursts):
+            await stream_send(ctx, dut.info, [_track_const(ema, d, b) for b in bursts],
                               random.Random(3), gap=0.2)
 
         async def data(ctx, beats=beats):
@@ -177,8 +173,7 @@ def test_read_aligner_error_and_phantom(name):
     bus_beats = []
 
     async def tracks(ctx):
-        ctx.set(dut.row_bytes, d.row_bytes)
-        await stream_send(ctx, dut.info, [_track_const(ema, b, phantom=i >= 3)
+        await stream_send(ctx, dut.info, [_track_const(ema, d, b, phantom=i >= 3)
                                           for i, b in enumerate(bursts)], random.Random(6), 0.2)
 
     async def data(ctx):
@@ -224,8 +219,7 @@ def test_write_aligner_matches_golden(name):
         got = []
 
         async def tracks(ctx, d=d, bursts=bursts):
-            ctx.set(dut.row_bytes, d.row_bytes)
-            await stream_send(ctx, dut.info, [_track_const(ema, b) for b in bursts],
+            await stream_send(ctx, dut.info, [_track_const(ema, d, b) for b in bursts],
                               random.Random(8), gap=0.2)
 
         async def data(ctx, pad=pad):
@@ -252,8 +246,7 @@ def test_write_aligner_phantom_consumes_input_without_beats():
     done = []
 
     async def tracks(ctx):
-        ctx.set(dut.row_bytes, d.row_bytes)
-        await stream_send(ctx, dut.info, [_track_const(ema, b, phantom=True) for b in bursts])
+        await stream_send(ctx, dut.info, [_track_const(ema, d, b, phantom=True) for b in bursts])
 
     async def data(ctx):
         await stream_send(ctx, dut.i, list(range(n_chip)), random.Random(11), gap=0.3)
@@ -335,6 +328,84 @@ def test_controller_issue_latency_and_data(direction):
     else:
         _, after = golden.write(before, desc, chip, ema, 0, (1 << 32) - 1)
         assert np.array_equal(np.frombuffer(bytes(memory), dtype=np.uint8), after)
+
+
+def test_controller_counters_latency_and_clear():
+    """Every cycle's beats, bursts and stall cycles reach ``counters`` ``counter_latency``
+    cycles later; a clear zeroes them in the next cycle and drops all they had not shown yet,
+    also in the middle of a transfer; in the cycle after a status handshake, the counters
+    hold the whole traffic of its descriptor."""
+    config = ProcessorConfig().replace(**{"ema.sas_codec": False})
+    ema = config.ema
+    dut = EMAController(config)
+    r = random.Random(3)
+    memory = bytearray(r.randbytes(1 << 16))
+    read = golden.Descriptor(golden.READ, 1, 4096 - 13, 3, 45, 1000)
+    write = golden.Descriptor(golden.WRITE, 3, 200, 4, 70, 300)
+    read_beats = 3 * -(-45 // ema.data_bytes)
+    rows = np.frombuffer(r.randbytes(4 * 70), dtype=np.uint8).reshape(4, 70)
+    chip = golden.rows_to_beats(rows, ema.data_bytes)
+    windows = window_layout(ema)
+    lag = dut.counter_latency
+    kinds = ("beats", "bursts", "stalls")
+    checked = {"cycles": 0, "clears": 0, "final": False}
+
+    async def drive(ctx):
+        ctx.set(dut.window_base, windows.const([0] * 4))
+        ctx.set(dut.window_limit, windows.const([(1 << 32) - 1] * 4))
+        ctx.set(dut.status.ready, 1)
+        await stream_send(ctx, dut.desc, [_desc_const(ema, read), _desc_const(ema, write)])
+
+    async def data(ctx):
+        await stream_recv(ctx, dut.rd_data, read_beats, random.Random(2), gap=0.3)
+        await stream_send(ctx, dut.wr_data, chip, random.Random(1), gap=0.3)
+
+    async def watch(ctx):
+        axi = dut.m_axi
+        keys = [(read.tclass, golden.READ), (write.tclass, golden.WRITE)]
+        # ``counted[t]``: the counts with each event counted at the end of its own cycle.
+        counted = [{key: dict.fromkeys(kinds, 0) for key in keys}]
+        clears = []
+        statuses = 0
+        read_beats_seen = 0
+        while not checked["final"]:
+            (_, _, clear, arv, arr, awv, awr, rv, rr, wv, wr, busy, stv, counters) = \
+                await ctx.tick().sample(dut.counters_clear, axi.arvalid, axi.arready,
+                                        axi.awvalid, axi.awready, axi.rvalid, axi.rready,
+                                        axi.wvalid, axi.wready, dut.busy, dut.status.valid,
+                                        dut.counters)
+            cycle = len(counted) - 1
+            if cycle >= lag:
+                expected = counted[cycle - lag + 1]
+                if any(clears[cycle - lag + 1:cycle]):
+                    expected = {key: dict.fromkeys(kinds, 0) for key in keys}
+                for (tclass, direction), counts in expected.items():
+                    got = counters[tclass][direction]
+                    assert {kind: int(getattr(got, kind)) for kind in kinds} == counts, cycle
+                checked["cycles"] += 1
+            if statuses == 2:
+                got = counters[write.tclass][golden.WRITE]
+                for kind, value in golden.traffic(write, ema).items():
+                    assert int(getattr(got, kind)) == value, kind
+                checked["final"] = True
+            read_running = statuses == 0
+            beat = (rv and rr) if read_running else (wv and wr)
+            events = {keys[0]: {"beats": rv and rr, "bursts": arv and arr,
+                                "stalls": read_running and busy and not beat},
+                      keys[1]: {"beats": wv and wr, "bursts": awv and awr,
+                                "stalls": not read_running and busy and not beat}}
+            counted.append({key: {kind: 0 if clear else counts[kind] + bool(events[key][kind])
+                                  for kind in kinds}
+                            for key, counts in counted[-1].items()})
+            clears.append(clear)
+            checked["clears"] += bool(clear)
+            read_beats_seen += bool(rv and rr)
+            ctx.set(dut.counters_clear, read_beats_seen == 4 and not checked["clears"])
+            statuses += bool(stv)
+
+    run_simulation(dut, drive, data, watch, processes=[ideal_memory(dut, memory)],
+                   deadline_cycles=3000)
+    assert checked["clears"] == 1 and checked["cycles"] > 50
 
 
 @pytest.mark.parametrize("name", CONFIGS)
