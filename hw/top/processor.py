@@ -567,6 +567,16 @@ class SDProcessor(wiring.Component):
         too_many_rows = (ls.rows > ema.max_rows) if ema.rows_bits < 16 else Const(0)
         too_long_rows = (ls.row_bytes > ema.max_row_bytes) if ema.row_bytes_bits < 16 else Const(0)
 
+        # The converters are started from registers the cycle after DISPATCH: their many
+        # parameter registers are off the path through the sequencer's decisions.
+        starters = [store_reader, act_reader, weight_reader, bitmap_reader, probs_reader,
+                    tips_writer, *writers.values()]
+        if row_major:
+            starters.append(score_reader)
+        if ema.sas_codec:
+            starters += [sas_reader, sas_writer]
+        m.d.sync += [converter.start.eq(0) for converter in starters]
+
         with m.FSM(name="sequencer"):
             with m.State("IDLE"):
                 m.d.comb += queue.o.ready.eq(~stopped)
@@ -730,14 +740,14 @@ class SDProcessor(wiring.Component):
                 with m.Elif((opcode == Opcode.LOAD) | (opcode == Opcode.STORE)):
                     m.d.sync += [owner.eq((opcode == Opcode.STORE) & (load_buffer == buf.value))
                                  for owner, buf in zip(store_owner, Buffer)]
-                    m.d.comb += [store_reader.start.eq(opcode == Opcode.STORE),
+                    m.d.sync += [store_reader.start.eq(opcode == Opcode.STORE),
                                  store_reader.base.eq(ls.addr),
                                  store_reader.pass_items.eq(beats),
                                  store_reader.passes.eq(1)]
                     m.next = "DESCRIPTOR"
                 with m.Elif(opcode == Opcode.GEMM):
                     if row_major:
-                        m.d.comb += [score_reader.start.eq(gm.act_source),
+                        m.d.sync += [score_reader.start.eq(gm.act_source),
                                      score_reader.base.eq(gm.act_addr),
                                      score_reader.row_words.eq(_ceil_div(gm.k, cfg.pssa.lanes)),
                                      score_reader.rows.eq(gm.m),
@@ -747,10 +757,10 @@ class SDProcessor(wiring.Component):
                             (act_reader, gm.act_addr, Mux(gm.act_source, 0, beats), 1),
                             (weight_reader, gm.weight_addr, gm.k, weight_passes),
                             (bitmap_reader, gm.bitmap_addr, bitmap_beats, 1)):
-                        m.d.comb += [reader.start.eq(1), reader.base.eq(base),
+                        m.d.sync += [reader.start.eq(1), reader.base.eq(base),
                                      reader.pass_items.eq(count), reader.passes.eq(passes)]
                     for fmt, writer in writers.items():
-                        m.d.comb += [writer.start.eq(1), writer.base.eq(gm.out_addr),
+                        m.d.sync += [writer.start.eq(1), writer.base.eq(gm.out_addr),
                                      writer.count.eq(Mux(gm.out_format == fmt, gm.m, 0))]
                     m.d.sync += [
                         out_format.eq(gm.out_format), shift.eq(gm.shift),
@@ -760,7 +770,7 @@ class SDProcessor(wiring.Component):
                     m.next = "ARRAY"
                 with m.Elif(opcode == Opcode.TIPS):
                     m.d.sync += tips_running.eq(1)
-                    m.d.comb += [probs_reader.start.eq(1), probs_reader.base.eq(tp.probs_addr),
+                    m.d.sync += [probs_reader.start.eq(1), probs_reader.base.eq(tp.probs_addr),
                                  probs_reader.pass_items.eq(beats),
                                  probs_reader.passes.eq(1),
                                  tips_writer.start.eq(1), tips_writer.base.eq(tp.bitmap_addr),
@@ -770,7 +780,7 @@ class SDProcessor(wiring.Component):
                     m.d.sync += [sas_storing.eq(opcode == Opcode.SAS_STORE),
                                  sas_loading.eq(opcode == Opcode.SAS_LOAD)]
                     if ema.sas_codec:
-                        m.d.comb += [sas_reader.start.eq(opcode == Opcode.SAS_STORE),
+                        m.d.sync += [sas_reader.start.eq(opcode == Opcode.SAS_STORE),
                                      sas_reader.base.eq(st.addr),
                                      sas_reader.pass_items.eq(beats),
                                      sas_reader.passes.eq(1),
