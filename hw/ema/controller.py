@@ -2,7 +2,7 @@ from amaranth import Cat, Const, Module, Mux, Signal, signed
 from amaranth.lib import stream, wiring
 from amaranth.lib.wiring import In, Out
 
-from hw.common import StreamFIFO
+from hw.common import SkidBuffer, StreamFIFO
 
 from .align import ReadAligner, WriteAligner, track_layout
 from .axi import AXI4Signature, AXIBurst, AXIResp
@@ -423,6 +423,10 @@ class EMAController(wiring.Component):
         # The planner holds a burst until one more word exists after it: twice a burst plus
         # one keeps the encoder streaming while the previous burst drains.
         m.submodules.sas_words = words = StreamFIFO(ema.data_width, 2 * ema.max_burst + 2)
+        # The decoder's input ready is a function of its chunk loop; registering it here keeps
+        # that loop out of the read aligner's output handshake.
+        m.submodules.sas_coded_skid = coded_skid = SkidBuffer(ema.data_width)
+        wiring.connect(m, coded_skid.o, decoder.inp)
 
         wiring.connect(m, wiring.flipped(self.sas_scores_in), encoder.scores)
         wiring.connect(m, encoder.out, words.i)
@@ -468,7 +472,7 @@ class EMAController(wiring.Component):
             "reserved_words": Mux(is_write, write_words, desc.stride),
             "plan": coded.cmd, "encode": encoder.cmd, "decode": decoder.cmd,
             "planner": coded, "decoder": decoder,
-            "coded_in": decoder.inp, "coded_out": words.o,
+            "coded_in": coded_skid.i, "coded_out": words.o,
         }
 
     def _count(self, m, desc, burst_fire, r_fire, w_fire, read_bytes):
