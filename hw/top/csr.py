@@ -1,6 +1,6 @@
 from dataclasses import dataclass
 
-from amaranth import Module, Signal
+from amaranth import Module, Mux, Signal
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
@@ -9,6 +9,8 @@ from hw.ema.axi import AXI4LiteSignature, AXIResp
 __all__ = ["CSR", "CSRBank"]
 
 _ACCESS = ("rw", "ro", "pulse", "w1c")
+# Registers per first-step read mux: 8:1 is three ECP5 cells (four LUTs, two PFUMX, one L6MUX).
+_READ_GROUP = 8
 
 
 @dataclass(frozen=True)
@@ -58,13 +60,14 @@ class CSRBank(wiring.Component):
     Latency and throughput
     ----------------------
     A write takes effect ``write_latency`` (1) cycle after both its address and data were
-    accepted, when ``bvalid`` rises; a read returns ``read_latency`` (2) cycles after its address
-    was accepted (the address, then the register's value, registered). One write and one read in
+    accepted, when ``bvalid`` rises; a read returns ``read_latency`` (3) cycles after its address
+    was accepted (the address, then one value per group of eight registers, then the group's
+    value, each registered). One write and one read in
     flight at a time.
     """
 
     write_latency = 1
-    read_latency = 2
+    read_latency = 3
 
     def __init__(self, registers, addr_width=12):
         registers = tuple(registers)
@@ -155,24 +158,42 @@ class CSRBank(wiring.Component):
                             cleared = port & ~(w_data & byte_mask)[:reg.width]
                             m.d.sync += port.eq(cleared | getattr(self, f"{reg.name}_set"))
 
-        # Read: one outstanding read. The address is registered first, then the wide mux over
-        # every register is registered into ``rdata``: the bus's address and the registers'
-        # sources are far apart on the chip, the mux is several levels deep.
+        # Read: one outstanding read, in three registered steps: the address; one value out of
+        # each group of ``_READ_GROUP`` registers; the group. The bus's address and the
+        # registers' sources are far apart on the chip and a single mux over every register is
+        # too deep for the clock.
         rvalid = Signal()
         read_pending = Signal()
+        group_pending = Signal()
         read_index = Signal.like(bus.araddr[2:])
-        m.d.comb += [bus.arready.eq(~rvalid & ~read_pending), bus.rvalid.eq(rvalid)]
+        groups = [self.registers[start:start + _READ_GROUP]
+                  for start in range(0, len(self.registers), _READ_GROUP)]
+        group_values = [Signal(32, name=f"read_group_{g}") for g in range(len(groups))]
+        group_index = Signal(range(len(groups)))
+        index_known = Signal()
+        m.d.comb += [bus.arready.eq(~rvalid & ~read_pending & ~group_pending),
+                     bus.rvalid.eq(rvalid)]
         with m.If(rvalid & bus.rready):
             m.d.sync += rvalid.eq(0)
-        m.d.sync += read_pending.eq(bus.arvalid & bus.arready)
+        m.d.sync += [read_pending.eq(bus.arvalid & bus.arready), group_pending.eq(read_pending)]
         with m.If(bus.arvalid & bus.arready):
             m.d.sync += read_index.eq(bus.araddr[2:])
         with m.If(read_pending):
-            m.d.sync += [rvalid.eq(1), bus.rdata.eq(0), bus.rresp.eq(AXIResp.SLVERR)]
-            with m.Switch(read_index):
-                for index, reg in enumerate(self.registers):
-                    with m.Case(index):
-                        m.d.sync += bus.rresp.eq(AXIResp.OKAY)
+            m.d.sync += [group_index.eq(read_index // _READ_GROUP),
+                         index_known.eq(read_index < len(self.registers))]
+            for value, group in zip(group_values, groups):
+                m.d.sync += value.eq(0)
+                with m.Switch(read_index % _READ_GROUP):
+                    for position, reg in enumerate(group):
                         if reg.access != "pulse":
-                            m.d.sync += bus.rdata.eq(getattr(self, reg.name))
+                            with m.Case(position):
+                                m.d.sync += value.eq(getattr(self, reg.name))
+        with m.If(group_pending):
+            m.d.sync += [rvalid.eq(1), bus.rdata.eq(0),
+                         bus.rresp.eq(Mux(index_known, AXIResp.OKAY, AXIResp.SLVERR))]
+            with m.If(index_known):
+                with m.Switch(group_index):
+                    for g, value in enumerate(group_values):
+                        with m.Case(g):
+                            m.d.sync += bus.rdata.eq(value)
         return m
