@@ -168,6 +168,9 @@ class TIPS(wiring.Component):
 
         mode = Signal(Mode)
         pixels = Signal(count_shape)
+        # ``pixels - 1``, registered with ``pixels`` so that the end-of-tile tests that steer
+        # the phase are plain comparisons of registers, with no subtractor in front.
+        last_pixel = Signal(count_shape)
         tau = Signal(importance_shape)
         ratio = Signal.like(self.cmd.payload.ratio)
         mask = Signal(cfg.tokens)
@@ -248,9 +251,9 @@ class TIPS(wiring.Component):
         read_advance = Signal()
         issue = Signal()
         m.d.comb += [imp_read.addr.eq(next_read), imp_read.en.eq(read_advance),
-                     issue.eq(read_advance & (next_read < pixels))]
+                     issue.eq(read_advance & (next_read <= last_pixel))]
         with m.If(read_advance):
-            m.d.sync += [read_valid.eq(issue), read_last.eq(issue & (next_read == pixels - 1)),
+            m.d.sync += [read_valid.eq(issue), read_last.eq(issue & (next_read == last_pixel)),
                          value.eq(imp_read.data), value_valid.eq(read_valid),
                          value_last.eq(read_last)]
             with m.If(issue):
@@ -345,7 +348,8 @@ class TIPS(wiring.Component):
                                  above.eq(0), taken.eq(0), high.eq(0),
                                  word.eq(0), lane.eq(0), word_addr.eq(0)]
                     with m.If(pixels_ok & ratio_ok):
-                        m.d.sync += pixels.eq(self.cmd.payload.pixels)
+                        m.d.sync += [pixels.eq(self.cmd.payload.pixels),
+                                     last_pixel.eq(self.cmd.payload.pixels - 1)]
                         m.next = "ACCUMULATE"
                     with m.Else():
                         m.d.sync += [self.error.eq(1), self.high_count.eq(0),
@@ -358,7 +362,7 @@ class TIPS(wiring.Component):
                     m.d.sync += beat.eq(next_beat)
                     with m.If(last_beat):
                         m.d.sync += pixel.eq(pixel + 1)
-                        with m.If(pixel == pixels - 1):
+                        with m.If(pixel == last_pixel):
                             m.next = "DRAIN"
 
             with m.State("DRAIN"):
