@@ -1,5 +1,8 @@
 """The per-beat coder and parser: one beat of scores <-> one variable-length chunk of bits."""
 
+import functools
+import operator
+
 from amaranth import Array, Cat, Const, Module, Mux, Signal, unsigned
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
@@ -35,6 +38,26 @@ def popcount(bits):
                 paired.append(Array(Const(t, range(max(table) + 1)) for t in table)[Cat(a, b)])
             else:
                 paired.append(a + b)
+        values = paired + values[len(paired) * 2:]
+    return values[0]
+
+
+def popcount_onehot(bits):
+    """Set bits of ``bits`` as a one-hot value (bit ``k``: ``k`` bits set), for the decoder's
+    chunk loop, which selects by count: groups of up to four bits are looked up, then pairs of
+    partial one-hot counts are combined by AND-OR (no binary count to decode again)."""
+    values = []
+    for i in range(0, len(bits), 4):
+        part = bits[i:i + 4]
+        values.append(Array(Const(1 << bin(v).count("1"), len(part) + 1)
+                            for v in range(1 << len(part)))[part])
+    while len(values) > 1:
+        paired = []
+        for a, b in zip(values[0::2], values[1::2]):
+            paired.append(Cat(
+                functools.reduce(operator.or_, (a[i] & b[k - i] for i in range(len(a))
+                                                if 0 <= k - i < len(b)))
+                for k in range(len(a) + len(b) - 1)))
         values = paired + values[len(paired) * 2:]
     return values[0]
 

@@ -1,11 +1,11 @@
 import functools
 import operator
 
-from amaranth import Array, Cat, Module, Mux, Signal
+from amaranth import Cat, Module, Mux, Signal
 from amaranth.lib import stream
 from amaranth.lib.wiring import In, Out
 
-from .chunk import ChunkParser, popcount
+from .chunk import ChunkParser, popcount_onehot
 from .layouts import ErrorCode, Policy
 from .side import CodecSide
 
@@ -93,11 +93,10 @@ class PSSADecoder(CodecSide):
         running = Signal()
         draining = Signal()
 
-        # The current beat's reference bitmap (zero in a patch's first row), its popcount and
-        # its valid lanes are registers, loaded for the next beat as a chunk is consumed: the
-        # chunk loop then starts from flip-flops only.
+        # The current beat's reference bitmap (zero in a patch's first row), its popcount
+        # (one-hot) and its valid lanes are registers, loaded for the next beat as a chunk is
+        # consumed: the chunk loop then starts from flip-flops only.
         reference = Signal(lanes)
-        reference_count = Signal(range(lanes + 1))
         lane_mask = Signal(lanes)
 
         # A chunk is 1 + flag*lanes + popcount(mask)*score_bits bits: one of a few fixed
@@ -128,17 +127,28 @@ class PSSADecoder(CodecSide):
         xor = header[1:]
         mask = Signal(lanes)
         m.d.comb += mask.eq(Mux(flag, reference ^ xor, reference))
-        # Kept lanes: ``flagged_count`` when the flag is set, else the reference's.
-        flagged_count = Signal(range(lanes + 1))
-        count = Signal(range(lanes + 1))
-        m.d.comb += [flagged_count.eq(popcount(reference ^ xor)),
+        # Kept lanes, one-hot: ``flagged_count`` when the flag is set, else the reference's
+        # (a register). One-hot counts feed the one-hot length class without a binary
+        # popcount and its comparisons on the loop.
+        flagged_count = Signal(lanes + 1)
+        reference_count = Signal(lanes + 1, init=1)
+        count = Signal(lanes + 1)
+        m.d.comb += [flagged_count.eq(popcount_onehot(reference ^ xor)),
                      count.eq(Mux(flag, flagged_count, reference_count))]
         bad_lane = flag & (xor & ~lane_mask).any()
 
+        # The current chunk's length, one-hot over ``lengths`` values (``shifts[1:]``).
+        length_class = Signal(len(shifts) - 1)
+        for i, n in enumerate(shifts[1:]):
+            m.d.comb += length_class[i].eq(functools.reduce(operator.or_, (
+                (flag & flagged_count[c]) if f else (~flag & reference_count[c])
+                for (f, c), length in lengths.items() if length == n)))
+
         def select(table):
-            """``table[(flag, count)]`` for the current chunk."""
-            return Mux(flag, Array(table[1, c] for c in range(lanes + 1))[flagged_count],
-                       Array(table[0, c] for c in range(lanes + 1))[reference_count])
+            """``table[n]`` for the current chunk's length ``n``: an AND-OR over the one-hot
+            class, whose entries come from registers only."""
+            return functools.reduce(operator.or_, (
+                Mux(length_class[i], table(n), 0) for i, n in enumerate(shifts[1:])))
 
         # Bits above ``fill`` are zero, so a chunk not yet fully received is longer than
         # ``fill``: ``complete`` is exact. Consuming a chunk also needs the header after it,
@@ -147,7 +157,7 @@ class PSSADecoder(CodecSide):
         # state; only when the tile's words are all in and fewer bits remain is ``complete``
         # used, registered, one cycle after the state settled (no consume, no take).
         complete = Signal()
-        m.d.comb += complete.eq(select({k: fill >= n for k, n in lengths.items()}))
+        m.d.comb += complete.eq(select(lambda n: fill >= n))
         plenty = Signal()
         has_room = Signal(init=1)  # ``fill <= room``, as a register
         settled = Signal()
@@ -198,17 +208,15 @@ class PSSADecoder(CodecSide):
         enough = chunk_bits + header_bits
         with m.If(consume):
             m.d.sync += [
-                lag.eq(select({k: 1 << shifts.index(n) for k, n in lengths.items()})),
-                plenty.eq(select({k: Mux(insert, fill >= enough + n - width, fill >= enough + n)
-                                  for k, n in lengths.items()})),
-                has_room.eq(select({k: Mux(insert, fill <= room + n - width, fill <= room + n)
-                                    for k, n in lengths.items()})),
-                fill.eq(select({k: fill - n for k, n in lengths.items()}) +
-                        Mux(insert, width, 0)),
-                insert_at.eq(select({k: fill - n for k, n in lengths.items()}) +
-                             Mux(insert, width, 0)),
+                lag.eq(Cat(0, length_class)),
+                plenty.eq(select(lambda n: Mux(insert, fill >= enough + n - width,
+                                               fill >= enough + n))),
+                has_room.eq(select(lambda n: Mux(insert, fill <= room + n - width,
+                                                 fill <= room + n))),
+                fill.eq(select(lambda n: Mux(insert, fill - n + width, fill - n))),
+                insert_at.eq(select(lambda n: Mux(insert, fill - n + width, fill - n))),
                 # The next header lies in ``aligned``: ``ready_to_consume`` waited for it.
-                header.eq(select({k: aligned[n:n + header_bits] for k, n in lengths.items()})),
+                header.eq(select(lambda n: aligned[n:n + header_bits])),
             ]
         with m.Else():
             m.d.sync += [lag.eq(1), fill.eq(Mux(insert, fill + width, fill)),
@@ -238,8 +246,9 @@ class PSSADecoder(CodecSide):
         with m.If(consume):
             m.d.sync += [reference.eq(Mux(next_patch_start, 0,
                                           Mux(bypass, mask, ref_read.data))),
-                         reference_count.eq(Mux(next_patch_start, 0,
-                                                Mux(bypass, count, popcount(ref_read.data)))),
+                         reference_count.eq(Mux(next_patch_start, 1,
+                                                Mux(bypass, count,
+                                                    popcount_onehot(ref_read.data)))),
                          row_end.eq(next_row_end),
                          lane_mask.eq(Mux(row_end, first_mask,
                                           Cat(keys_left > lanes + i for i in range(lanes))))]
@@ -254,8 +263,10 @@ class PSSADecoder(CodecSide):
 
         # A malformed chunk stops the loop (no consume; with no words left, no take either), so
         # the condition holds in the next cycle too: it is registered, off the chunk loop.
-        leftover = Signal()
-        m.d.sync += leftover.eq(aligned != 0)
+        # The padding test is split over CHECK and PAD (the bits stay put in both): groups of
+        # ``aligned`` are OR-reduced into registers, which PAD then reduces.
+        leftover = Signal(-(-capacity // 16))
+        m.d.sync += leftover.eq(Cat(aligned[i:i + 16].any() for i in range(0, capacity, 16)))
         stuck_bad_lane = Signal()
         stuck_truncated = Signal()
         m.d.sync += [stuck_bad_lane.eq(running & complete & bad_lane),
@@ -274,7 +285,7 @@ class PSSADecoder(CodecSide):
                                  words_left.eq(c.words), all_taken.eq(c.words == 0),
                                  beat.eq(0), next_beat.eq(Mux(c.n_keys <= lanes, 0, 1)),
                                  patch_pos.eq(0),
-                                 reference.eq(0), reference_count.eq(0),
+                                 reference.eq(0), reference_count.eq(1),
                                  row_end.eq(c.n_keys <= lanes),
                                  lane_mask.eq(Cat(c.n_keys > i for i in range(lanes))),
                                  buffer.eq(0), lag.eq(1), fill.eq(0), insert_at.eq(0), plenty.eq(0),
@@ -307,7 +318,7 @@ class PSSADecoder(CodecSide):
             with m.State("PAD"):
                 # The wide test of the remaining bits was registered in CHECK.
                 m.d.comb += self.busy.eq(1)
-                with m.If(leftover):
+                with m.If(leftover.any()):
                     m.d.sync += self.error_code.eq(ErrorCode.PADDING)
                 m.next = "DRAIN"
             with m.State("DRAIN"):
