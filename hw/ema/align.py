@@ -9,8 +9,8 @@ from amaranth.lib.wiring import In, Out
 
 from .layouts import burst_layout
 
-__all__ = ["track_layout", "row_bytes_width", "read_beat_layout", "write_beat_layout", "ReadAligner",
-           "WriteAligner"]
+__all__ = ["track_layout", "track_fields", "row_bytes_width", "read_beat_layout",
+           "write_beat_layout", "ReadAligner", "WriteAligner"]
 
 
 def track_layout(ema):
@@ -18,10 +18,37 @@ def track_layout(ema):
     the row's first beat; it travels with the burst so that the aligner reads it from a
     register). ``phantom`` bursts were never issued on the bus: the aligner still moves their
     on-chip beats (zeros out, or input discarded), so that the on-chip side of a refused or
-    failed descriptor keeps its exact beat count."""
+    failed descriptor keeps its exact beat count.
+
+    The remaining fields are functions of the others, computed in front of the track FIFO
+    (:func:`track_fields`) so that the aligners' beat decisions take them from its output
+    register instead of comparing there: ``single`` (``burst.len == 0``), ``late_first`` (a
+    row's first burst that starts past lane 0: its first on-chip beat needs a second DRAM
+    beat), ``row_whole`` and ``row_more`` (``row_bytes`` at least, above one beat)."""
     return data.StructLayout({"burst": burst_layout(ema),
                               "row_bytes": unsigned(row_bytes_width(ema)),
-                              "phantom": unsigned(1)})
+                              "phantom": unsigned(1),
+                              "single": unsigned(1),
+                              "late_first": unsigned(1),
+                              "row_whole": unsigned(1),
+                              "row_more": unsigned(1)})
+
+
+def track_fields(track, burst, row_bytes, row_whole, row_more, phantom):
+    """Assignments of a track entry for ``burst`` in a row of ``row_bytes``; the caller
+    supplies ``row_bytes >= B`` and ``row_bytes > B``, which it knows ahead of the burst."""
+    return [
+        track.burst.eq(burst), track.row_bytes.eq(row_bytes), track.phantom.eq(phantom),
+        track.single.eq(burst.len == 0),
+        track.late_first.eq(burst.row_first & (burst.offset != 0)),
+        track.row_whole.eq(row_whole), track.row_more.eq(row_more),
+    ]
+
+
+def _above_beat(value, shift):
+    """``value > B`` with ``B = 2^shift``, bit by bit rather than with a carry chain: any bit
+    above ``shift``, or bit ``shift`` and any bit below."""
+    return value[shift + 1:].any() | (value[shift] & value[:shift].any())
 
 
 def row_bytes_width(ema):
@@ -74,6 +101,8 @@ class _RowCursor:
         self.start = Signal()
         self.offset_now = Signal(shift)
         self.burst_end = Signal()
+        # ``beat + 1 == burst.len``, registered with each beat of a burst past its first.
+        self._ends_next = Signal()
         self.span_lanes = Signal(range(lanes + 1))
         self.span_mask = Signal(lanes)
         self.chip_mask = Signal(lanes)
@@ -85,20 +114,17 @@ class _RowCursor:
         m.d.comb += [
             self.start.eq(burst.row_first & self.first_beat),
             self.offset_now.eq(Mux(self.start, burst.offset, self.offset)),
-            self.burst_end.eq(self.beat == burst.len),
+            self.burst_end.eq(Mux(self.first_beat, info.single, self._ends_next)),
         ]
         self._row_bytes = row_bytes
         # ``offset - B``: the span after a row's first beat is ``row_bytes`` plus this, one add.
         self._lead = Signal(signed(shift + 2))
         m.d.comb += self._lead.eq(burst.offset - lanes)
-        whole_beat = row_bytes[shift:].any()
+        whole_beat = info.row_whole
         short_row = row_bytes[:shift]
         short_span = burst.offset + short_row
         # Compared with B = 2^shift bit by bit rather than with carry chains: ``v >= B`` is any
         # bit at or above ``shift``. ``span`` is positive at any beat that is not a row's first.
-        def above_beat(value):
-            return value[shift + 1:].any() | (value[shift] & value[:shift].any())
-
         m.d.comb += self.chip_left.eq(self.chip_positive)
         with m.If(self.start):
             m.d.comb += [
@@ -107,7 +133,7 @@ class _RowCursor:
                                       for k in range(lanes))),
                 self.chip_mask.eq(Cat(whole_beat | _exceeds(k, short_row)
                                       for k in range(lanes))),
-                self.chip_more.eq(above_beat(row_bytes)),
+                self.chip_more.eq(info.row_more),
             ]
         with m.Else():
             span = self.span.as_unsigned()
@@ -119,7 +145,7 @@ class _RowCursor:
                                       for k in range(lanes))),
                 self.chip_mask.eq(Cat(~negative & (chip[shift:].any() | _exceeds(k, chip[:shift]))
                                       for k in range(lanes))),
-                self.chip_more.eq(~negative & above_beat(chip)),
+                self.chip_more.eq(~negative & _above_beat(chip, shift)),
             ]
 
     def advance(self, m, ema, info, chip_moved):
@@ -127,6 +153,7 @@ class _RowCursor:
         lanes = ema.data_bytes
         m.d.sync += [
             self.beat.eq(Mux(self.burst_end, 0, self.beat + 1)),
+            self._ends_next.eq(self.beat + 1 == info.burst.len),
             self.first_beat.eq(self.burst_end),
             self.offset.eq(self.offset_now),
             self.chip_positive.eq(Mux(self.burst_end & info.burst.row_last, 1,
@@ -148,11 +175,6 @@ def _exceeds(k, *values):
     terms = [Cat(value == v for value, v in zip(values, combo)).all()
              for combo in itertools.product(*ranges) if sum(combo) > k]
     return Cat(terms).any() if terms else C(0, 1)
-
-
-def _keep_lanes(value, lanes, count):
-    """``value`` with byte lanes at and above ``count`` cleared."""
-    return Cat(Mux(k < count, value.word_select(k, 8), 0) for k in range(lanes))
 
 
 class ReadAligner(wiring.Component):
@@ -214,6 +236,7 @@ class ReadAligner(wiring.Component):
         m = Module()
         ema = self._ema
         lanes = ema.data_bytes
+        shift = ema.beat_shift
         info = self.info.payload
         row = _RowCursor(m, ema, info)
 
@@ -231,7 +254,7 @@ class ReadAligner(wiring.Component):
         # A row that starts mid-beat yields its first on-chip beat only with its second DRAM
         # beat (or with the flush).
         emits = Signal()
-        m.d.comb += emits.eq(~row.start | (info.burst.offset == 0))
+        m.d.comb += emits.eq(~(row.first_beat & info.late_first))
         # A row's first beat is emitted only when it starts at lane 0, unshifted: the shifter
         # takes the row's registered offset, not the burst's, which keeps the track FIFO's
         # output off the data path.
@@ -273,7 +296,13 @@ class ReadAligner(wiring.Component):
                 m.d.sync += [flushing.eq(1), flush_closes.eq(info.burst.last)]
         with m.If(flushing & out_free):
             tail = (Cat(held, Const(0, ema.data_width)) >> (row.offset * 8))[:ema.data_width]
-            m.d.sync += [self.o.valid.eq(1), self.o.payload.eq(_keep_lanes(tail, lanes, row.chip)),
+            # A flushed beat ends its row: ``0 < chip <= B``, so the lanes it keeps follow from
+            # the low bits of ``chip`` (no compare of the whole count in front of the payload).
+            chip = row.chip.as_unsigned()
+            tail_mask = Cat(chip[shift] | _exceeds(k, chip[:shift]) for k in range(lanes))
+            m.d.sync += [self.o.valid.eq(1),
+                         self.o.payload.eq(Cat(Mux(tail_mask[k], tail.word_select(k, 8), 0)
+                                               for k in range(lanes))),
                          flushing.eq(0)]
         m.d.comb += self.desc_done.eq(
             (fire & row_closes & info.burst.last & ~needs_flush) |

@@ -4,7 +4,7 @@ from amaranth.lib.wiring import In, Out
 
 from hw.common import SkidBuffer, StreamFIFO
 
-from .align import ReadAligner, WriteAligner, track_layout
+from .align import ReadAligner, WriteAligner, track_fields, track_layout
 from .axi import AXI4Signature, AXIBurst, AXIResp
 from .layouts import (COUNTER_KINDS, Direction, Status, TrafficClass, burst_layout,
                       counters_layout, descriptor_layout, status_layout, window_layout)
@@ -90,12 +90,14 @@ class EMAController(wiring.Component):
     Latency and throughput
     ----------------------
     ``issue_latency`` cycles from a descriptor handshake (counting its cycle) to its first
-    ``AxVALID``: ``5 + check_cycles``, where ``check_cycles = ceil(rows_bits / 2) + 3`` (11 with
-    the default 16-bit ``rows``, so 16 in all) is the window check's multiply-and-compare
-    pipeline, and ``BurstPlanner.latency`` (3) is in the 5. Up to ``outstanding`` bursts per
-    direction in flight, one data beat per cycle; address issue overlaps the data of earlier
-    bursts. A new descriptor is accepted in the cycle after the previous status handshake.
-    ``counter_latency`` (2) cycles from a bus event to the counters.
+    ``AxVALID``: ``6 + check_cycles``, where ``check_cycles = ceil(rows_bits / 2) + 3`` (11 with
+    the default 16-bit ``rows``, so 17 in all) is the window check's multiply-and-compare
+    pipeline, and ``CHECK``, ``LAUNCH`` and ``BurstPlanner.latency`` (3) are in the 6. Up to
+    ``outstanding`` bursts per direction in flight, one data beat per cycle; address issue
+    overlaps the data of earlier bursts. ``read_latency`` (2) cycles from an R beat to the
+    ``rd_data`` beat it completes (read aligner, then a skid buffer). A new descriptor is
+    accepted in the cycle after the previous status handshake. ``counter_latency`` (2) cycles
+    from a bus event to the counters.
     """
 
     def __init__(self, config):
@@ -132,9 +134,12 @@ class EMAController(wiring.Component):
         #: Cycles of the ``MEASURE`` state: one that registers the factors, the shift-add
         #: steps, then the window end, then the window comparison.
         self.check_cycles = -(-ema.rows_bits // MUL_DIGIT_BITS) + 3
-        #: Handshake -> MEASURE -> CHECK -> planner (stores, sets up the row, plans) ->
-        #: address register.
-        self.issue_latency = 1 + self.check_cycles + BurstPlanner.latency + 1
+        #: Handshake -> MEASURE -> CHECK -> LAUNCH -> planner (stores, sets up the row,
+        #: plans) -> address register.
+        self.issue_latency = 1 + self.check_cycles + 1 + BurstPlanner.latency + 1
+        #: Cycles from an R beat to the ``rd_data`` beat it completes: the read aligner, then
+        #: the skid buffer that registers ``rd_data.ready`` for it.
+        self.read_latency = ReadAligner.latency + SkidBuffer.latency
         #: Cycles from an event (or a clear) to the ``counters`` it changes: the increments are
         #: registered before the adds.
         self.counter_latency = 2
@@ -148,6 +153,12 @@ class EMAController(wiring.Component):
         m.submodules.planner = planner = BurstPlanner(ema)
         m.submodules.read_aligner = reader = ReadAligner(ema)
         m.submodules.write_aligner = writer = WriteAligner(ema)
+        # The on-chip read beats leave through a skid buffer: its registered ``ready`` keeps
+        # the consumer's handshake (the PSSA decoder's chunk loop, or whatever drives
+        # ``rd_data.ready`` in the processor) out of the read aligner's beat decision, which
+        # enables the row cursor, the track FIFO and the output register.
+        m.submodules.read_skid = read_skid = SkidBuffer(ema.data_width)
+        wiring.connect(m, reader.o, read_skid.i)
         # Holds the bursts between address issue and their data; ``inflight`` below limits the
         # real ones to ``outstanding``, the extra entry keeps phantom bursts flowing meanwhile.
         m.submodules.tracks = tracks = StreamFIFO(track_layout(ema), max(2, ema.outstanding + 1))
@@ -156,10 +167,9 @@ class EMAController(wiring.Component):
         error = Signal(Status)
         is_write = desc.direction == Direction.WRITE
         failed = error != Status.OK
-        # The running descriptor goes through the PSSA codec.
+        # The running descriptor goes through the PSSA codec: a flip-flop, since it selects
+        # between the plain and the coded streams in front of the aligners' handshakes.
         sas = Signal()
-        if self.sas_codec:
-            m.d.comb += sas.eq(desc.tclass == TrafficClass.SAS)
 
         # Address channel register shared by AR and AW (one descriptor runs at a time).
         ax_valid = Signal()
@@ -182,6 +192,10 @@ class EMAController(wiring.Component):
         inflight = Signal(range(ema.outstanding + 1))
         # The aligners have produced their descriptor's last beat / the decoder is done.
         aligned = Signal()
+        # An aligner's last beat, registered: it comes out of the beat decision and the row
+        # cursor, and the status waits at least as long for the skid buffer or the responses.
+        desc_finished = Signal()
+        m.d.sync += desc_finished.eq(reader.desc_done | writer.desc_done)
         decoded = Signal()
         coded_words = Signal(max(1, self.words_bits))
 
@@ -217,18 +231,29 @@ class EMAController(wiring.Component):
             misshaped = sas & codec["misshaped"]
             next_last_byte = Mux(sas, addr_m1 + (codec["reserved_words"] << shift),
                                  next_last_byte)
-        outside = Signal()
-        # The checks are registered, like ``outside``, so that ``CHECK`` starts the planners
+        # The checks are registered, each bound of the window apart, so that ``CHECK`` decides
         # from flip-flops; the descriptor is stable over ``MEASURE``.
+        below = Signal()
+        wrapped = Signal()
+        above = Signal()
         refused_empty = Signal()
         refused_shape = Signal()
         m.d.sync += [
             last_byte.eq(next_last_byte),
-            outside.eq((desc.addr < base) | last_byte[ema.addr_width:].any() |
-                       (last_byte[:ema.addr_width] > limit)),
+            below.eq(desc.addr < base),
+            wrapped.eq(last_byte[ema.addr_width:].any()),
+            above.eq(last_byte[:ema.addr_width] > limit),
             refused_empty.eq(empty),
             refused_shape.eq(misshaped),
         ]
+        outside = below | wrapped | above
+        # ``CHECK`` registers which of the planners, the encoder and the decoder start; they
+        # take their command in ``LAUNCH`` from these flip-flops.
+        launch_plain = Signal()
+        launch_coded = Signal()
+        launch_encode = Signal()
+        launch_decode = Signal()
+        launches = [launch_plain, launch_coded, launch_encode, launch_decode]
 
         with m.FSM(name="fsm"):
             with m.State("IDLE"):
@@ -239,6 +264,8 @@ class EMAController(wiring.Component):
                         multiplier.eq(self.desc.payload.rows - 1),
                         measure.eq(self.check_cycles),
                     ]
+                    if self.sas_codec:
+                        m.d.sync += sas.eq(self.desc.payload.tclass == TrafficClass.SAS)
                     m.d.sync += [product.eq(0) for product, _ in products]
                     m.next = "MEASURE"
             with m.State("MEASURE"):
@@ -265,24 +292,27 @@ class EMAController(wiring.Component):
                     m.d.sync += error.eq(Status.WINDOW)
                     m.next = "REPORT"
                 with m.Else():
-                    # Planner, encoder and decoder are idle here: the previous descriptor
-                    # finished with all of them.
-                    if self.sas_codec:
-                        m.d.comb += [
-                            codec["plan"].valid.eq(sas),
-                            codec["encode"].valid.eq(sas & is_write),
-                            codec["decode"].valid.eq(sas & ~is_write),
-                        ]
-                    m.d.comb += planner.cmd.valid.eq(~sas)
-                    m.d.sync += error.eq(Mux(outside, Status.WINDOW, Status.OK))
-                    m.next = "RUN"
+                    m.d.sync += [
+                        error.eq(Mux(outside, Status.WINDOW, Status.OK)),
+                        launch_plain.eq(~sas),
+                        launch_coded.eq(sas),
+                        launch_encode.eq(sas & is_write),
+                        launch_decode.eq(sas & ~is_write),
+                    ]
+                    m.next = "LAUNCH"
+            with m.State("LAUNCH"):
+                # Planner, encoder and decoder are idle here: the previous descriptor
+                # finished with all of them.
+                m.d.sync += [launch.eq(0) for launch in launches]
+                m.next = "RUN"
             with m.State("RUN"):
                 m.d.comb += self.busy.eq(1)
-                with m.If(reader.desc_done | writer.desc_done):
+                with m.If(desc_finished):
                     m.d.sync += aligned.eq(1)
                 # The status waits until the last read beat has left (and was decoded), or
                 # until every write response is back.
-                read_done = aligned & ~reader.o.valid & (decoded | ~sas)
+                read_done = (aligned & ~reader.o.valid & read_skid.i.ready & ~read_skid.o.valid &
+                             (decoded | ~sas))
                 write_done = aligned & ~writer.w.valid & ~ax_valid & (inflight == 0)
                 with m.If(Mux(is_write, write_done, read_done)):
                     m.d.sync += [aligned.eq(0), decoded.eq(0)]
@@ -298,7 +328,13 @@ class EMAController(wiring.Component):
                     m.d.comb += self.status.payload.words.eq(coded_words)
                 with m.If(self.status.ready):
                     m.next = "IDLE"
-        m.d.comb += planner.cmd.payload.eq(desc)
+        m.d.comb += [planner.cmd.payload.eq(desc), planner.cmd.valid.eq(launch_plain)]
+        if self.sas_codec:
+            m.d.comb += [
+                codec["plan"].valid.eq(launch_coded),
+                codec["encode"].valid.eq(launch_encode),
+                codec["decode"].valid.eq(launch_decode),
+            ]
 
         # Dispatch: every planned burst gets a track entry; only real ones reach the bus.
         planned = planner.burst
@@ -334,12 +370,17 @@ class EMAController(wiring.Component):
         m.d.comb += [
             burst.ready.eq(tracks.i.ready & accept),
             tracks.i.valid.eq(burst.valid & accept),
-            tracks.i.payload.burst.eq(burst.payload),
-            # A coded SAS run is planned one burst per row: its row is the burst.
-            tracks.i.payload.row_bytes.eq(Mux(sas, (burst.payload.len + 1) << shift,
-                                              desc.row_bytes)),
-            tracks.i.payload.phantom.eq(failed),
         ]
+        # A coded SAS run is planned one burst per row: its row is the burst, whole beats. A
+        # descriptor's row length is compared with a beat while it runs, from registers.
+        row_whole = Signal()
+        row_more = Signal()
+        m.d.sync += [row_whole.eq(desc.row_bytes >= ema.data_bytes),
+                     row_more.eq(desc.row_bytes > ema.data_bytes)]
+        m.d.comb += track_fields(
+            tracks.i.payload, burst.payload,
+            Mux(sas, (burst.payload.len + 1) << shift, desc.row_bytes),
+            sas | row_whole, Mux(sas, burst.payload.len != 0, row_more), failed)
         with m.If(ax_ready):
             m.d.sync += ax_valid.eq(0)
         with m.If(issue):
@@ -366,11 +407,11 @@ class EMAController(wiring.Component):
         ]
         if self.sas_codec:
             m.d.comb += [
-                self.rd_data.payload.eq(reader.o.payload),
-                self.rd_data.valid.eq(reader.o.valid & ~sas),
-                codec["coded_in"].payload.eq(reader.o.payload),
-                codec["coded_in"].valid.eq(reader.o.valid & sas),
-                reader.o.ready.eq(Mux(sas, codec["coded_in"].ready, self.rd_data.ready)),
+                self.rd_data.payload.eq(read_skid.o.payload),
+                self.rd_data.valid.eq(read_skid.o.valid & ~sas),
+                codec["coded_in"].payload.eq(read_skid.o.payload),
+                codec["coded_in"].valid.eq(read_skid.o.valid & sas),
+                read_skid.o.ready.eq(Mux(sas, codec["coded_in"].ready, self.rd_data.ready)),
                 writer.i.payload.eq(Mux(sas, codec["coded_out"].payload, self.wr_data.payload)),
                 writer.i.valid.eq(Mux(sas, codec["coded_out"].valid, self.wr_data.valid)),
                 codec["coded_out"].ready.eq(sas & writer.i.ready),
@@ -381,7 +422,7 @@ class EMAController(wiring.Component):
                 with m.If(codec["decoder"].error & ~failed):
                     m.d.sync += error.eq(Status.CODEC)
         else:
-            wiring.connect(m, reader.o, wiring.flipped(self.rd_data))
+            wiring.connect(m, read_skid.o, wiring.flipped(self.rd_data))
             wiring.connect(m, wiring.flipped(self.wr_data), writer.i)
         w_fire = axi.wvalid & axi.wready
         m.d.comb += [
@@ -423,10 +464,6 @@ class EMAController(wiring.Component):
         # The planner holds a burst until one more word exists after it: twice a burst plus
         # one keeps the encoder streaming while the previous burst drains.
         m.submodules.sas_words = words = StreamFIFO(ema.data_width, 2 * ema.max_burst + 2)
-        # The decoder's input ready is a function of its chunk loop; registering it here keeps
-        # that loop out of the read aligner's output handshake.
-        m.submodules.sas_coded_skid = coded_skid = SkidBuffer(ema.data_width)
-        wiring.connect(m, coded_skid.o, decoder.inp)
 
         wiring.connect(m, wiring.flipped(self.sas_scores_in), encoder.scores)
         wiring.connect(m, encoder.out, words.i)
@@ -472,7 +509,7 @@ class EMAController(wiring.Component):
             "reserved_words": Mux(is_write, write_words, desc.stride),
             "plan": coded.cmd, "encode": encoder.cmd, "decode": decoder.cmd,
             "planner": coded, "decoder": decoder,
-            "coded_in": coded_skid.i, "coded_out": words.o,
+            "coded_in": decoder.inp, "coded_out": words.o,
         }
 
     def _count(self, m, desc, burst_fire, r_fire, w_fire, read_bytes):

@@ -58,13 +58,17 @@ class BurstPlanner(wiring.Component):
         # ahead. Every register of the planner changes with ``row_ends``: it is a flip-flop so
         # that no compare sits in front of them all, and each next value is one add or compare
         # of registers. Every row, the first one too, starts from ``next_row``, whose address
-        # is summed one row ahead; the command's cycle only stores it.
+        # is summed one row ahead, and whether its first burst ends it (``next_fits``) is
+        # decided from ``after_row``, the row after it, so that it is a flip-flop when the row
+        # starts; the command's cycle only stores them.
         busy = Signal()
         loading = Signal()
         rows_left = Signal(ema.rows_bits)
         last_row = Signal()
         cur = Signal(ema.addr_width)
         next_row = Signal(ema.addr_width)
+        after_row = Signal(ema.addr_width)
+        next_fits = Signal()
         row_bytes_m1 = Signal(ema.row_bytes_bits)
         row_span = Signal(ema.row_bytes_bits + 1)
         stride = Signal(ema.addr_width)
@@ -73,20 +77,26 @@ class BurstPlanner(wiring.Component):
         page = Signal(range(page_beats + 1))
         limit = Signal(range(min(ema.max_burst, page_beats) + 1))
         row_ends = Signal()
+        # ``page == limit``: the next burst, if it does not end the row, ends at the page.
+        page_ends = Signal()
         # The burst after one that ends at the page's boundary may take ``min(P, MB)`` beats;
         # ``page_far`` is ``page + min(P, MB)``, so that whether it ends the row is a compare.
         whole_page = min(page_beats, ema.max_burst)
         page_far = Signal(range(page_beats + whole_page + 1))
 
+        def fits(addr, length_m1):
+            """Whether a row of ``length_m1 + 1`` bytes at ``addr`` is one burst: it fits in
+            the page and in ``MB`` beats. With ``a`` the address within its page and ``o``
+            within its beat, ``a + L <= 4096`` and ``o + L <= MB * B``, i.e. ``L - 1 <= ~a``
+            and ``L - 1 <= (MB - 1) * B + ~o`` (``~`` over 12 and ``shift`` bits), compares
+            without adds."""
+            last_fit = Cat(~addr[:shift], C(ema.max_burst - 1, ema.max_burst.bit_length()))
+            return (length_m1 <= ~addr[:12]) & (length_m1 <= last_fit)
+
         def start_row():
-            """Register updates that start the row at ``next_row``. Its first burst ends it if
-            the row fits in the page and in ``MB`` beats: with ``a`` the address within its
-            page and ``o`` within its beat, ``a + L <= 4096`` and ``o + L <= MB * B``, i.e.
-            ``L - 1 <= ~a`` and ``L - 1 <= (MB - 1) * B + ~o`` (``~`` over 12 and ``shift``
-            bits), compares without adds."""
+            """Register updates that start the row at ``next_row``."""
             page_beat = next_row[shift:12]
             first_page = page_beats - page_beat
-            last_fit = Cat(~next_row[:shift], C(ema.max_burst - 1, ema.max_burst.bit_length()))
             return [
                 cur.eq(next_row), row_first.eq(1),
                 rem.eq((next_row[:shift] + row_span) >> shift),
@@ -94,8 +104,11 @@ class BurstPlanner(wiring.Component):
                 page_far.eq(page_beats + whole_page - page_beat),
                 limit.eq(Mux(page_beat > page_beats - ema.max_burst, first_page,
                              ema.max_burst)),
-                row_ends.eq((row_bytes_m1 <= ~next_row[:12]) & (row_bytes_m1 <= last_fit)),
-                next_row.eq(next_row + stride),
+                page_ends.eq(page_beat >= page_beats - ema.max_burst),
+                row_ends.eq(next_fits),
+                next_row.eq(after_row),
+                after_row.eq(after_row + stride),
+                next_fits.eq(fits(after_row, row_bytes_m1)),
             ]
 
         m.d.comb += self.cmd.ready.eq(~busy)
@@ -104,6 +117,8 @@ class BurstPlanner(wiring.Component):
             m.d.sync += [
                 busy.eq(1), loading.eq(1), rows_left.eq(cmd.rows),
                 last_row.eq(cmd.rows == 1), next_row.eq(cmd.addr),
+                after_row.eq(cmd.addr + cmd.stride),
+                next_fits.eq(fits(cmd.addr, (cmd.row_bytes - 1)[:ema.row_bytes_bits])),
                 row_bytes_m1.eq(cmd.row_bytes - 1), row_span.eq(cmd.row_bytes + ema.data_bytes - 1),
                 stride.eq(cmd.stride),
             ]
@@ -134,11 +149,12 @@ class BurstPlanner(wiring.Component):
                     row_first.eq(0),
                     rem.eq(rem - limit),
                 ]
-                with m.If(page == limit):
+                with m.If(page_ends):
                     # The burst stopped at the page's end: a whole page follows.
                     m.d.sync += [
                         page.eq(page_beats), page_far.eq(page_beats + whole_page),
-                        limit.eq(whole_page), row_ends.eq(rem <= page_far),
+                        limit.eq(whole_page), page_ends.eq(page_beats == whole_page),
+                        row_ends.eq(rem <= page_far),
                     ]
                 with m.Else():
                     # The burst took ``MB`` beats: ``rem - MB <= min(page - MB, MB)``.
@@ -146,6 +162,7 @@ class BurstPlanner(wiring.Component):
                         page.eq(page - ema.max_burst), page_far.eq(page_far - ema.max_burst),
                         limit.eq(Mux(page < 2 * ema.max_burst, page - ema.max_burst,
                                      ema.max_burst)),
+                        page_ends.eq(page <= 2 * ema.max_burst),
                         row_ends.eq((rem <= page) & (rem <= 2 * ema.max_burst)),
                     ]
         return m
@@ -180,11 +197,13 @@ class CodedBurstPlanner(wiring.Component):
 
     Latency and throughput
     ----------------------
-    ``latency`` (2) cycles from the ``cmd`` handshake (or the beat that completes a burst) to
-    ``burst.valid``; then one burst per cycle while beats are available.
+    ``latency`` (3) cycles from the ``cmd`` handshake (or the beat that completes a burst, or
+    ``finished``) to ``burst.valid``; then one burst every other cycle while beats are
+    available (a burst covers at least one beat, and a whole ``max_burst`` except at a 4 KB
+    boundary or the run's end).
     """
 
-    latency = 2
+    latency = 3
 
     def __init__(self, ema, words_bits):
         self._ema = ema
@@ -215,9 +234,23 @@ class CodedBurstPlanner(wiring.Component):
         limit = Signal(range(whole_page + 1))
         limit_m1 = Signal.like(limit)
 
-        more_after = available > limit
-        closing = finished & (available != 0) & ~more_after
-        plan = busy & (more_after | closing) & (~self.burst.valid | self.burst.ready)
+        # Whether a burst can be planned is decided from registered compares of the previous
+        # cycle's state, so that ``plan`` (the enable of every register here) is a gate of
+        # flip-flops. Without a plan, ``available`` only grows, and it no longer grows once
+        # ``finished`` is set, so the stale flags stay true; after a plan (or a command) they
+        # are one cycle out of date and ``settling`` holds the next plan back.
+        more_after = Signal()
+        closing = Signal()
+        settling = Signal()
+        m.d.sync += [
+            more_after.eq(available > limit),
+            closing.eq(finished & (available != 0) & (available <= limit)),
+            settling.eq(0),
+        ]
+        plan = (busy & ~settling & (more_after | closing) &
+                (~self.burst.valid | self.burst.ready))
+        with m.If(plan):
+            m.d.sync += settling.eq(1)
 
         m.d.comb += self.cmd.ready.eq(~busy)
         with m.If(self.cmd.valid & ~busy):
@@ -225,7 +258,7 @@ class CodedBurstPlanner(wiring.Component):
             page_beat = cmd.addr[shift:12]
             first_limit = Mux(page_beat > page_beats - ema.max_burst, page_beats - page_beat,
                               ema.max_burst)
-            m.d.sync += [busy.eq(1), cur.eq(cmd.addr), available.eq(cmd.words),
+            m.d.sync += [busy.eq(1), settling.eq(1), cur.eq(cmd.addr), available.eq(cmd.words),
                          finished.eq(cmd.finished), page.eq(page_beats - page_beat),
                          limit.eq(first_limit), limit_m1.eq(first_limit - 1)]
         with m.Else():

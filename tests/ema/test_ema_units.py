@@ -48,7 +48,9 @@ def _desc_const(ema, d):
 def _track_const(ema, d, b, phantom=False):
     return track_layout(ema).const({"burst": {
         "addr": b.addr, "len": b.beats - 1, "offset": b.offset, "row_first": b.row_first,
-        "row_last": b.row_last, "last": b.last}, "row_bytes": d.row_bytes, "phantom": phantom})
+        "row_last": b.row_last, "last": b.last}, "row_bytes": d.row_bytes, "phantom": phantom,
+        "single": b.beats == 1, "late_first": bool(b.row_first and b.offset),
+        "row_whole": d.row_bytes >= ema.data_bytes, "row_more": d.row_bytes > ema.data_bytes})
 
 
 @pytest.mark.parametrize("name", CONFIGS)
@@ -82,11 +84,16 @@ def test_planner_matches_golden_plan(name):
         assert 1 <= b.beats <= ema.max_burst
 
 
-def test_planner_latency_and_rate():
-    """The first burst comes ``latency`` cycles after the command; then one per cycle."""
+@pytest.mark.parametrize("shape", ["long_row", "one_burst_rows"])
+def test_planner_latency_and_rate(shape):
+    """The first burst comes ``latency`` cycles after the command; then one per cycle, also
+    when every row is a single burst (each row's start is decided a row ahead)."""
     ema = _ema("32bit-burst4")
     dut = BurstPlanner(ema)
-    desc = golden.Descriptor(0, 0, 0, 1, 20 * 4 * ema.data_bytes, 0)
+    if shape == "long_row":
+        desc = golden.Descriptor(0, 0, 0, 1, 20 * 4 * ema.data_bytes, 0)
+    else:
+        desc = golden.Descriptor(0, 0, 100, 20, 5, 4096 + 5)
     count = len(golden.plan_bursts(desc, ema.data_bytes, ema.max_burst, ema.addr_width))
     seen = []
 
@@ -284,8 +291,9 @@ def test_config_rejects_bad_ema_fields():
 
 @pytest.mark.parametrize("direction", [golden.READ, golden.WRITE])
 def test_controller_issue_latency_and_data(direction):
-    """The first address handshake comes ``issue_latency`` cycles after the descriptor's, and
-    a transfer through an always-ready memory model moves the golden bytes."""
+    """The first address handshake comes ``issue_latency`` cycles after the descriptor's, the
+    first read beat ``read_latency`` cycles after the R beat that completes it, and a transfer
+    through an always-ready memory model moves the golden bytes."""
     ema = _ema("default")
     dut = EMAController(ProcessorConfig())
     r = random.Random(direction)
@@ -319,11 +327,24 @@ def test_controller_issue_latency_and_data(direction):
     async def status(ctx):
         seen["status"] = (await stream_recv(ctx, dut.status, 1))[0]
 
-    run_simulation(dut, drive, data, status, processes=[ideal_memory(dut, memory)],
+    async def watch(ctx):
+        r_beats, first_out, cycle = [], None, 0
+        async for _, _, rvalid, rready, out_valid in ctx.tick().sample(
+                dut.m_axi.rvalid, dut.m_axi.rready, dut.rd_data.valid):
+            if rvalid and rready:
+                r_beats.append(cycle)
+            if out_valid and first_out is None:
+                first_out = cycle
+                # The row starts mid-beat: its first on-chip beat needs two DRAM beats.
+                seen["read_latency"] = first_out - r_beats[1]
+            cycle += 1
+
+    run_simulation(dut, drive, data, status, processes=[ideal_memory(dut, memory), watch],
                    deadline_cycles=2000)
     assert seen["latency"] == dut.issue_latency
     assert seen["status"].code.value == golden.OK
     if direction == golden.READ:
+        assert seen["read_latency"] == dut.read_latency
         assert seen["read"] == golden.read(before, desc, ema, 0, (1 << 32) - 1)[1]
     else:
         _, after = golden.write(before, desc, chip, ema, 0, (1 << 32) - 1)
@@ -406,6 +427,32 @@ def test_controller_counters_latency_and_clear():
     run_simulation(dut, drive, data, watch, processes=[ideal_memory(dut, memory)],
                    deadline_cycles=3000)
     assert checked["clears"] == 1 and checked["cycles"] > 50
+
+
+def test_coded_planner_latency_and_rate():
+    """A known run's first burst comes ``latency`` cycles after the command, the next ones
+    every other cycle."""
+    ema = _ema("32bit-burst4")
+    dut = CodedBurstPlanner(ema, 20)
+    words = 5 * ema.max_burst
+    seen = []
+
+    async def tb(ctx):
+        ctx.set(dut.burst.ready, 1)
+        ctx.set(dut.cmd.payload, dut.cmd.payload.shape().const(
+            {"addr": 0, "words": words, "finished": 1}))
+        ctx.set(dut.cmd.valid, 1)
+        await ctx.tick()
+        ctx.set(dut.cmd.valid, 0)
+        cycle = 1
+        while len(seen) < 5:
+            if ctx.get(dut.burst.valid):
+                seen.append(cycle)
+            await ctx.tick()
+            cycle += 1
+
+    run_simulation(dut, tb, deadline_cycles=500)
+    assert seen == list(range(dut.latency, dut.latency + 10, 2))
 
 
 @pytest.mark.parametrize("name", CONFIGS)
