@@ -133,18 +133,22 @@ class DBSCArray(TimingModel, wiring.Component):
         mode_ok = Mux(c.mode == Mode.WS, int(has_ws), int(has_os))
         bad = ((c.m == 0) | (c.m > cfg.max_m) | (c.k == 0) | (c.k > cfg.max_k)
                | (c.precision == 3) | ~mode_ok)
-        accept = Signal()
-        m.d.comb += accept.eq(self.cmd.valid & self.cmd.ready & ~bad)
-        with m.If(self.cmd.valid & self.cmd.ready & bad):
-            m.d.sync += [self.error.eq(1), self.done.eq(1)]
-        with m.If(accept):
+        # The tile registers load on any handshake, good or bad: a rejected command leaves the
+        # array idle (``busy`` low gates everything they drive), and the range checks stay off
+        # the enable of every one of them.
+        start = Signal()
+        m.d.comb += start.eq(self.cmd.valid & self.cmd.ready)
+        with m.If(start):
             m.d.sync += [
-                self.error.eq(0), self.busy.eq(1),
                 os_mode.eq(c.mode == Mode.OS), tile_m.eq(c.m), tile_k.eq(c.k),
                 precision.eq(c.precision),
                 prec_loading.eq(c.precision == Precision.BITMAP),
                 issue_done.eq(0), compute_done.eq(0),
             ]
+            with m.If(bad):
+                m.d.sync += [self.error.eq(1), self.done.eq(1)]
+            with m.Else():
+                m.d.sync += [self.error.eq(0), self.busy.eq(1)]
         with m.If(self.busy & compute_done & ~self.res.valid):
             m.d.sync += [self.busy.eq(0), self.done.eq(1)]
 
@@ -154,9 +158,13 @@ class DBSCArray(TimingModel, wiring.Component):
                                                   init=[])
         prec_w = prec_mem.write_port()
         prec_r = prec_mem.read_port(domain="comb")
+        # The token group being issued, in either dataflow: one register as the bitmap's read
+        # address, with no mode mux in front of the distributed RAM.
+        group = Signal(range(groups_max))
+        m.d.comb += prec_r.addr.eq(group)
         prec_addr = Signal(range(groups_max))
         prec_left = Signal(range(cfg.max_m + 1))
-        with m.If(accept):
+        with m.If(start):
             m.d.sync += [prec_addr.eq(0), prec_left.eq(c.m)]
         m.d.comb += [
             self.prec.ready.eq(self.busy & prec_loading),
@@ -300,14 +308,16 @@ class DBSCArray(TimingModel, wiring.Component):
             os_first_k = Signal()
             last_k = Signal()
             os_left = Signal(range(cfg.max_m + 1))       # tokens in this group and after
-            os_group = Signal(range(groups_max))
             outstanding = Signal()                        # a group awaits readout
             rd_rows = Signal(range(rows + 1))
             rd_last = Signal()
             rd_row = Signal(range(rows))
             captured = Signal(rows)
 
-            lane_live = Cat(Const(r, range(rows + 1)) < os_left for r in range(rows))
+            # The group's lanes holding a token and whether the readout's row holds one, kept
+            # as registers: the compares would sit in front of ``take`` and of the readout.
+            lane_live = Signal(rows)
+            rd_live = Signal()
             lane_high = Signal(rows)
             group_high = Signal()
             m.d.comb += [
@@ -317,7 +327,6 @@ class DBSCArray(TimingModel, wiring.Component):
             ]
             with m.If(os_mode):
                 m.d.comb += [
-                    prec_r.addr.eq(os_group),
                     take.eq(can_take & self.act.valid & self.wgt.valid
                             & (~last_k | ~outstanding)),
                     new_slices.eq(slices_for(group_high)),
@@ -327,21 +336,22 @@ class DBSCArray(TimingModel, wiring.Component):
                     new_high.eq(lane_high),
                 ]
 
-            with m.If(accept):
+            with m.If(start):
                 m.d.sync += [os_k_left.eq(c.k - 1), os_first_k.eq(1), last_k.eq(c.k == 1),
-                             os_left.eq(c.m), os_group.eq(0), outstanding.eq(0),
-                             rd_row.eq(0), captured.eq(0)]
+                             os_left.eq(c.m), group.eq(0), outstanding.eq(0),
+                             rd_row.eq(0), captured.eq(0),
+                             lane_live.eq(Cat(c.m > r for r in range(rows)))]
 
             # Readout of the finished group, one row per cycle, behind the capture wavefront.
             row_sums = Array(Cat(pes[r][col].psum_out for col in range(cols))
                              for r in range(rows))
-            live_row = rd_row < rd_rows
             with m.If(os_mode & outstanding & captured.bit_select(rd_row, 1)
-                      & (~live_row | out_free)):
-                with m.If(live_row):
+                      & (~rd_live | out_free)):
+                with m.If(rd_live):
                     m.d.sync += [self.res.payload.as_value().eq(row_sums[rd_row]),
                                  self.res.valid.eq(1)]
-                m.d.sync += [captured.bit_select(rd_row, 1).eq(0), rd_row.eq(rd_row + 1)]
+                m.d.sync += [captured.bit_select(rd_row, 1).eq(0), rd_row.eq(rd_row + 1),
+                             rd_live.eq(rd_row + 1 < rd_rows)]
                 with m.If(rd_row == rows - 1):
                     m.d.sync += [rd_row.eq(0), outstanding.eq(0)]
                     with m.If(rd_last):
@@ -357,9 +367,10 @@ class DBSCArray(TimingModel, wiring.Component):
                 with m.If(last_k):
                     m.d.sync += [os_k_left.eq(tile_k - 1), os_first_k.eq(1),
                                  last_k.eq(tile_k == 1), os_left.eq(os_left - rows),
-                                 os_group.eq(os_group + 1), outstanding.eq(1),
+                                 group.eq(group + 1), outstanding.eq(1),
                                  rd_rows.eq(Mux(os_left < rows, os_left, rows)),
-                                 rd_last.eq(os_left <= rows)]
+                                 rd_last.eq(os_left <= rows), rd_live.eq(1),
+                                 lane_live.eq(Cat(os_left > rows + r for r in range(rows)))]
                     with m.If(os_left <= rows):
                         m.d.sync += issue_done.eq(1)
 
@@ -408,13 +419,11 @@ class DBSCArray(TimingModel, wiring.Component):
             # Issue: every token of the chunk, each at its own precision.
             ws_chunk_left = Signal(range(cfg.max_k + 1))   # weight rows in this chunk and after
             ws_tokens_left = Signal(range(cfg.max_m + 1))
-            ws_group = Signal(range(groups_max))
             ws_lane = Signal(range(rows))
             ws_first_token = Signal()
             token_is_high = token_high(prec_r.data.bit_select(ws_lane, 1))
             with m.If(ws):
                 m.d.comb += [
-                    prec_r.addr.eq(ws_group),
                     take.eq(can_take & self.act.valid & (~ws_first_token | shadow_full)),
                     new_slices.eq(slices_for(token_is_high)),
                     new_first.eq(1),
@@ -422,19 +431,19 @@ class DBSCArray(TimingModel, wiring.Component):
                     new_swap.eq(ws_first_token),
                     new_high.eq(Mux(token_is_high, -1, 0)),
                 ]
-            with m.If(accept):
+            with m.If(start):
                 m.d.sync += [ld_left.eq(c.k), ld_row.eq(0), shadow_full.eq(0), ld_wait.eq(0),
-                             ws_chunk_left.eq(c.k), ws_tokens_left.eq(c.m), ws_group.eq(0),
+                             ws_chunk_left.eq(c.k), ws_tokens_left.eq(c.m), group.eq(0),
                              ws_lane.eq(0), ws_first_token.eq(1)]
             with m.If(ws & take):
                 m.d.sync += [ws_tokens_left.eq(ws_tokens_left - 1), ws_lane.eq(ws_lane + 1),
                              ws_first_token.eq(0)]
                 with m.If(ws_lane == rows - 1):
-                    m.d.sync += [ws_lane.eq(0), ws_group.eq(ws_group + 1)]
+                    m.d.sync += [ws_lane.eq(0), group.eq(group + 1)]
                 with m.If(ws_first_token):
                     m.d.sync += [shadow_full.eq(0), ld_wait.eq(cols)]
                 with m.If(ws_tokens_left == 1):
-                    m.d.sync += [ws_tokens_left.eq(tile_m), ws_lane.eq(0), ws_group.eq(0),
+                    m.d.sync += [ws_tokens_left.eq(tile_m), ws_lane.eq(0), group.eq(0),
                                  ws_first_token.eq(1), ws_chunk_left.eq(ws_chunk_left - rows)]
                     with m.If(ws_chunk_left <= rows):
                         m.d.sync += issue_done.eq(1)
@@ -485,7 +494,7 @@ class DBSCArray(TimingModel, wiring.Component):
                 acc_w.en.eq(bot_valid & ~bot_last_chunk),
             ]
             m.d.sync += [bot_m.eq(bot_m_next), bot_m_inc.eq(bot_m_next + 1)]
-            with m.If(accept):
+            with m.If(start):
                 # Only here, not in the read address: the first chunk ignores what it reads.
                 m.d.sync += [bot_m.eq(0), bot_m_inc.eq(1), bot_tokens_left.eq(c.m), bot_last_token.eq(c.m == 1),
                              bot_chunk_left.eq(c.k), bot_first_chunk.eq(1)]

@@ -17,7 +17,7 @@ read, because a block RAM's clock-to-output leaves no room for logic in the same
 fetch ahead into a small queue of their own and stream from it.
 """
 
-from amaranth import Array, Cat, Module, Mux, Signal
+from amaranth import Cat, Module, Mux, Signal
 from amaranth.lib import stream, wiring
 from amaranth.lib.wiring import In, Out
 
@@ -52,13 +52,13 @@ class _WordQueue:
         flight = [Signal(name=f"{name}_flight_{i}") for i in range(READ_LATENCY)]
         flight_tags = [Signal(tag_bits, name=f"{name}_flight_tag_{i}")
                        for i in range(READ_LATENCY)]
-        entries = Array(Signal(width + tag_bits, name=f"{name}_entry_{i}")
-                        for i in range(_QUEUE_DEPTH))
+        # A shift register, head at entry 0: the head (and the item selected from it) comes
+        # straight from a register rather than through a mux on a read pointer.
+        entries = [Signal(width + tag_bits, name=f"{name}_entry_{i}")
+                   for i in range(_QUEUE_DEPTH)]
         count = Signal(range(_QUEUE_DEPTH + 1), name=f"{name}_count")
-        first = Signal(range(_QUEUE_DEPTH), name=f"{name}_first")
-        last = Signal(range(_QUEUE_DEPTH), name=f"{name}_last")
         in_flight = sum(flight)
-        head = entries[first]
+        head = entries[0]
         self.head = head[:width]
         self.head_tag = head[width:]
         arrives = flight[-1]
@@ -70,14 +70,16 @@ class _WordQueue:
         m.d.sync += [flight[0].eq(self.fetch), flight_tags[0].eq(self.tag)]
         for i in range(1, READ_LATENCY):
             m.d.sync += [flight[i].eq(flight[i - 1]), flight_tags[i].eq(flight_tags[i - 1])]
-        with m.If(arrives):
-            m.d.sync += [entries[last].eq(Cat(rd_data, flight_tags[-1])),
-                         last.eq(Mux(last == _QUEUE_DEPTH - 1, 0, last + 1))]
-        with m.If(self.pop):
-            m.d.sync += first.eq(Mux(first == _QUEUE_DEPTH - 1, 0, first + 1))
+        for i, entry in enumerate(entries):
+            if i + 1 < _QUEUE_DEPTH:
+                with m.If(self.pop):
+                    m.d.sync += entry.eq(entries[i + 1])
+            # The arriving word goes behind the words that stay.
+            with m.If(arrives & (count == Mux(self.pop, i + 1, i))):
+                m.d.sync += entry.eq(Cat(rd_data, flight_tags[-1]))
         m.d.sync += count.eq(count + arrives - self.pop)
         with m.If(self.clear):
-            m.d.sync += [count.eq(0), first.eq(0), last.eq(0)]
+            m.d.sync += count.eq(0)
             m.d.sync += [valid.eq(0) for valid in flight]
 
 
@@ -168,12 +170,12 @@ class BufferReader(wiring.Component):
         left_in_pass = Signal.like(self.pass_items)
         passes_left = Signal.like(self.passes)
         taken = Signal()
+        # ``passes_left != 0`` and ``left_in_pass == 1`` as flags set a cycle ahead: ``taken``
+        # depends on the first and enables every delivery counter with the second, and a wide
+        # compare in front of that fan-out would be most of a cycle.
         last_of_pass = Signal()
-        m.d.comb += [
-            self.busy.eq(passes_left != 0),
-            taken.eq(self.items.valid & self.items.ready),
-            last_of_pass.eq(left_in_pass == 1),
-        ]
+        single_item_passes = Signal()
+        m.d.comb += taken.eq(self.items.valid & self.items.ready)
         if self.per_item == 1:
             # ``lane`` selects the item in the head word.
             lane = Signal(range(max(2, self.per_word)))
@@ -206,20 +208,25 @@ class BufferReader(wiring.Component):
             with m.If(self.start):
                 m.d.sync += have.eq(0)
         with m.If(taken):
-            m.d.sync += left_in_pass.eq(left_in_pass - 1)
+            m.d.sync += [left_in_pass.eq(left_in_pass - 1), last_of_pass.eq(left_in_pass == 2)]
             with m.If(last_of_pass):
-                m.d.sync += [left_in_pass.eq(pass_items), passes_left.eq(passes_left - 1)]
+                m.d.sync += [left_in_pass.eq(pass_items), passes_left.eq(passes_left - 1),
+                             last_of_pass.eq(single_item_passes),
+                             self.busy.eq(passes_left != 1)]
 
         with m.If(self.start):
             passes = Mux(self.pass_items == 0, 0, self.passes)
             m.d.sync += [base.eq(self.base), pass_items.eq(self.pass_items),
                          left_in_pass.eq(self.pass_items), passes_left.eq(passes),
+                         last_of_pass.eq(self.pass_items == 1),
+                         single_item_passes.eq(self.pass_items == 1),
+                         self.busy.eq((self.pass_items != 0) & (self.passes != 0)),
                          ptr.eq(self.base), issue_left.eq(self.pass_items),
                          issue_passes.eq(passes)]
             if self.per_item > 1:
                 m.d.sync += sub.eq(0)
         with m.If(self.stop):
-            m.d.sync += [passes_left.eq(0), issue_passes.eq(0)]
+            m.d.sync += [passes_left.eq(0), self.busy.eq(0), issue_passes.eq(0)]
         return m
 
 
@@ -271,20 +278,26 @@ class BufferWriter(wiring.Component):
         pending = Signal()          # a finished word waits in ``word``
         word = Signal(self.word_bits if self.per_item == 1 else self.per_item * self.word_bits)
         taken = Signal()
+        # ``left != 0`` and ``left == 1`` as flags set a cycle ahead: ``items.ready`` and the
+        # sequencer's wait on ``busy`` come from registers instead of wide compares.
+        has_left = Signal()
+        last_item = Signal()
         m.d.comb += [
             taken.eq(self.items.valid & self.items.ready),
             self.wr_addr.eq(addr),
             self.wr_data.eq(word[:self.word_bits]),
             self.wr_en.eq(pending & (addr < self.limit)),
-            self.busy.eq((left != 0) | pending),
+            self.busy.eq(has_left | pending),
         ]
+        with m.If(taken):
+            m.d.sync += [has_left.eq(~last_item), last_item.eq(left == 2)]
         with m.If(pending):
             m.d.sync += addr.eq(addr + 1)
 
         if self.per_item == 1:
             lane = Signal(range(max(2, self.per_word)))
             filling = Signal(self.word_bits)
-            m.d.comb += self.items.ready.eq(left != 0)
+            m.d.comb += self.items.ready.eq(has_left)
             m.d.sync += pending.eq(0)
             with m.If(pending):
                 m.d.sync += filling.eq(0)
@@ -292,7 +305,7 @@ class BufferWriter(wiring.Component):
                 placed = Signal(self.word_bits)
                 m.d.comb += placed.eq(Mux(pending, 0, filling)
                                       | (self.items.payload << (lane * self.item_bits)))
-                full = (lane == self.per_word - 1) | (left == 1)
+                full = (lane == self.per_word - 1) | last_item
                 m.d.sync += [left.eq(left - 1), filling.eq(placed),
                              lane.eq(Mux(full, 0, lane + 1))]
                 with m.If(full):
@@ -300,7 +313,7 @@ class BufferWriter(wiring.Component):
         else:
             # One item becomes ``per_item`` consecutive words.
             words_left = Signal(range(self.per_item + 1))
-            m.d.comb += [self.items.ready.eq((left != 0) & ~pending),
+            m.d.comb += [self.items.ready.eq(has_left & ~pending),
                          pending.eq(words_left != 0)]
             with m.If(pending):
                 m.d.sync += [word.eq(word >> self.word_bits), words_left.eq(words_left - 1)]
@@ -309,7 +322,8 @@ class BufferWriter(wiring.Component):
                              left.eq(left - 1)]
 
         with m.If(self.start):
-            m.d.sync += [addr.eq(self.base), left.eq(self.count)]
+            m.d.sync += [addr.eq(self.base), left.eq(self.count),
+                         has_left.eq(self.count != 0), last_item.eq(self.count == 1)]
         return m
 
 

@@ -6,7 +6,7 @@ from amaranth.lib import wiring
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
-from hw.common import Requantizer, StreamFIFO
+from hw.common import Requantizer, SkidBuffer, StreamFIFO
 from hw.dbsc import DBSCArray, Mode, Precision
 from hw.ema import EMAController, Status, TrafficClass
 from hw.ema.axi import AXI4LiteSignature, AXI4Signature
@@ -153,8 +153,9 @@ class SDProcessor(wiring.Component):
     (descriptor or array command valid): DECODE, SIZE, MULTIPLY, SUM, PRODUCT, WORDS, CHECK
     and DISPATCH, one registered step each. Commands do not overlap: a LOAD/STORE takes the
     EMA's transfer time, a GEMM the array's tile time (``DBSCArray.ideal_cycles``) plus the
-    converters' fill (``BufferReader.latency``), the result path (``Requantizer.latency``
-    + ``BufferWriter.latency``) and :meth:`account_cycles` to add up its MACs.
+    converters' fill (``BufferReader.latency`` + ``SkidBuffer.latency``), the result path
+    (``SkidBuffer.latency`` + ``Requantizer.latency`` + ``BufferWriter.latency``) and
+    :meth:`account_cycles` to add up its MACs. A STORE's data passes a ``SkidBuffer`` too.
     """
 
     dispatch_latency = 8
@@ -248,29 +249,51 @@ class SDProcessor(wiring.Component):
         m.submodules.requant_uint = requant_uint = Requantizer(
             d.acc_bits, cfg.pssa.score_bits, d.cols, out_signed=False)
 
+        # Skid buffers (registered ``ready``) on every stream between a converter and the array
+        # or the EMA: the array's stall reaches all its PEs, and a ``ready`` passed through
+        # from the far side would chain the writers, requantizers, array and readers into one
+        # path across the chip. Each is cleared with the converters it serves, so that a beat
+        # left behind by an aborted command cannot reach the next one.
+        gemm_abort = Signal()
+        store_stop = Signal()
+
+        def skid(name, shape, clear):
+            buffer = SkidBuffer(shape)
+            m.submodules[name] = ResetInserter(clear)(buffer)
+            return buffer
+
+        act_skid = skid("act_skid", array.act.payload.shape(), gemm_abort)
+        wgt_skid = skid("wgt_skid", array.wgt.payload.shape(), gemm_abort)
+        prec_skid = skid("prec_skid", array.prec.payload.shape(), gemm_abort)
+        res_skid = skid("res_skid", array.res.payload.shape(), gemm_abort)
+        store_skid = skid("store_skid", dma.wr_data.payload.shape(), store_stop)
+        wiring.connect(m, act_skid.o, array.act)
+        wiring.connect(m, wgt_skid.o, array.wgt)
+        wiring.connect(m, prec_skid.o, array.prec)
+        wiring.connect(m, array.res, res_skid.i)
+        wiring.connect(m, store_skid.o, dma.wr_data)
+        wiring.connect(m, weight_reader.items, wgt_skid.i)
+        wiring.connect(m, bitmap_reader.items, prec_skid.i)
+        wiring.connect(m, store_reader.items, store_skid.i)
+        m.d.comb += [reader.stop.eq(gemm_abort)
+                     for reader in (act_reader, weight_reader, bitmap_reader)]
+        m.d.comb += store_reader.stop.eq(store_stop)
+
         # Activations: the ACT buffer in beat order, or a decoded score tile in the SAS buffer.
         act_from_sas = Signal()
         row_major = row_major_scores(cfg)
         if row_major:
             m.submodules.score_reader = score_reader = RowMajorReader(bits["act"], W, ADDR_BITS,
                                                                       count_bits)
-            m.d.comb += score_reader.items.ready.eq(array.act.ready & act_from_sas)
+            m.d.comb += [score_reader.items.ready.eq(act_skid.i.ready & act_from_sas),
+                         score_reader.stop.eq(gemm_abort)]
             act_items = score_reader.items
         m.d.comb += [
-            array.act.valid.eq(Mux(act_from_sas, act_items.valid, act_reader.items.valid)
-                               if row_major else act_reader.items.valid),
-            array.act.payload.eq(Mux(act_from_sas, act_items.payload, act_reader.items.payload)
-                                 if row_major else act_reader.items.payload),
-            act_reader.items.ready.eq(array.act.ready & ~act_from_sas),
-            array.wgt.valid.eq(weight_reader.items.valid),
-            array.wgt.payload.eq(weight_reader.items.payload),
-            weight_reader.items.ready.eq(array.wgt.ready),
-            array.prec.valid.eq(bitmap_reader.items.valid),
-            array.prec.payload.eq(bitmap_reader.items.payload),
-            bitmap_reader.items.ready.eq(array.prec.ready),
-            dma.wr_data.valid.eq(store_reader.items.valid),
-            dma.wr_data.payload.eq(store_reader.items.payload),
-            store_reader.items.ready.eq(dma.wr_data.ready),
+            act_skid.i.valid.eq(Mux(act_from_sas, act_items.valid, act_reader.items.valid)
+                                if row_major else act_reader.items.valid),
+            act_skid.i.payload.eq(Mux(act_from_sas, act_items.payload, act_reader.items.payload)
+                                  if row_major else act_reader.items.payload),
+            act_reader.items.ready.eq(act_skid.i.ready & ~act_from_sas),
         ]
         if ema.sas_codec:
             m.d.comb += [
@@ -287,7 +310,7 @@ class SDProcessor(wiring.Component):
         # Result rows: to the writer of the command's format, through its requantizer.
         out_format = Signal(OutFormat)
         shift = Signal(6)
-        res = array.res
+        res = res_skid.o
         for requant, fmt in ((requant_int, OutFormat.INT), (requant_uint, OutFormat.UINT)):
             m.d.comb += [
                 requant.shift.eq(shift),
@@ -577,6 +600,35 @@ class SDProcessor(wiring.Component):
             starters += [sas_reader, sas_writer]
         m.d.sync += [converter.start.eq(0) for converter in starters]
 
+        # The command's field checks and the ranges whose word counts SIZE already set, each
+        # registered on its own every cycle: the command register holds still from DECODE to
+        # DISPATCH, so they have settled by CHECK, which only picks the first failure.
+        def settled(check, name):
+            flag = Signal(name=name)
+            m.d.sync += flag.eq(check)
+            return flag
+
+        mode_ok = Mux(gm.mode == Mode.WS, int(d.supports_ws), int(d.supports_os))
+        bad = {name: settled(check, f"bad_{name}") for name, check in (
+            ("ls_reserved", ls.reserved != 0),
+            ("ls_tclass_sas", ls.tclass == TrafficClass.SAS),
+            ("ls_buffer", ls.buffer >= len(Buffer)),
+            ("ls_shape", too_many_rows | too_long_rows),
+            ("gemm_reserved", gm.reserved != 0),
+            ("gemm_format", gm.out_format == 3),
+            ("gemm_shift", gm.shift >= d.acc_bits),
+            ("gemm_shape", (gm.m == 0) | (gm.m > d.max_m) | (gm.k == 0) | (gm.k > d.max_k)),
+            ("gemm_mode", ~mode_ok | (gm.precision == 3)
+                          | gm.act_source & ((gm.mode == Mode.OS) | int(not row_major))),
+            ("tips_reserved", tp.reserved != 0),
+            ("tips_shape", tips_shape_bad),
+            ("sas_reserved", st.reserved != 0),
+            ("sas_shape", sas_shape_bad if ema.sas_codec else Const(1)),
+            ("fence_reserved", cmd[4:] != 0))}
+        over = [slot_used[0] & (words[0] > room[0])]
+        over += [settled(slot_used[i] & (words[i] > room[i]), f"over_{i}")
+                 for i in range(1, _SLOTS)]
+
         with m.FSM(name="sequencer"):
             with m.State("IDLE"):
                 m.d.comb += queue.o.ready.eq(~stopped)
@@ -683,44 +735,42 @@ class SDProcessor(wiring.Component):
                 m.d.comb += busy.eq(1)
                 # The first range past its buffer's end, in command order.
                 for i in reversed(range(_SLOTS)):
-                    with m.If(slot_used[i] & (words[i] > room[i])):
+                    with m.If(over[i]):
                         m.d.comb += [range_bad.eq(1), range_buffer.eq(slot_buffer[i])]
                 # The first offending field, in the order of MalformedDetail.
                 with m.If((opcode == Opcode.LOAD) | (opcode == Opcode.STORE)):
-                    with m.If(ls.reserved != 0):
+                    with m.If(bad["ls_reserved"]):
                         m.d.comb += malformed.eq(MalformedDetail.RESERVED)
-                    with m.Elif(ls.tclass == TrafficClass.SAS):
+                    with m.Elif(bad["ls_tclass_sas"]):
                         m.d.comb += malformed.eq(MalformedDetail.TCLASS)
-                    with m.Elif(ls.buffer >= len(Buffer)):
+                    with m.Elif(bad["ls_buffer"]):
                         m.d.comb += malformed.eq(MalformedDetail.BUFFER)
-                    with m.Elif(too_many_rows | too_long_rows):
+                    with m.Elif(bad["ls_shape"]):
                         m.d.comb += malformed.eq(MalformedDetail.SHAPE)
                 with m.Elif(opcode == Opcode.GEMM):
-                    mode_ok = Mux(gm.mode == Mode.WS, int(d.supports_ws), int(d.supports_os))
-                    with m.If(gm.reserved != 0):
+                    with m.If(bad["gemm_reserved"]):
                         m.d.comb += malformed.eq(MalformedDetail.RESERVED)
-                    with m.Elif(gm.out_format == 3):
+                    with m.Elif(bad["gemm_format"]):
                         m.d.comb += malformed.eq(MalformedDetail.FORMAT)
-                    with m.Elif(gm.shift >= d.acc_bits):
+                    with m.Elif(bad["gemm_shift"]):
                         m.d.comb += malformed.eq(MalformedDetail.SHIFT)
-                    with m.Elif((gm.m == 0) | (gm.m > d.max_m) | (gm.k == 0) | (gm.k > d.max_k)):
+                    with m.Elif(bad["gemm_shape"]):
                         m.d.comb += malformed.eq(MalformedDetail.SHAPE)
-                    with m.Elif(~mode_ok | (gm.precision == 3)
-                                | gm.act_source & ((gm.mode == Mode.OS) | int(not row_major))):
+                    with m.Elif(bad["gemm_mode"]):
                         m.d.comb += malformed.eq(MalformedDetail.MODE)
                 with m.Elif(opcode == Opcode.TIPS):
-                    with m.If(tp.reserved != 0):
+                    with m.If(bad["tips_reserved"]):
                         m.d.comb += malformed.eq(MalformedDetail.RESERVED)
-                    with m.Elif(tips_shape_bad):
+                    with m.Elif(bad["tips_shape"]):
                         m.d.comb += malformed.eq(MalformedDetail.SHAPE)
                 with m.Elif(sas_op):
-                    with m.If(st.reserved != 0):
+                    with m.If(bad["sas_reserved"]):
                         m.d.comb += malformed.eq(MalformedDetail.RESERVED)
-                    with m.Elif(sas_shape_bad if ema.sas_codec else Const(1)):
+                    with m.Elif(bad["sas_shape"]):
                         m.d.comb += malformed.eq(MalformedDetail.SHAPE if ema.sas_codec
                                                  else MalformedDetail.MODE)
                 with m.Elif(opcode == Opcode.FENCE):
-                    with m.If(cmd[4:] != 0):
+                    with m.If(bad["fence_reserved"]):
                         m.d.comb += malformed.eq(MalformedDetail.RESERVED)
                 with m.Else():
                     m.d.comb += malformed.eq(MalformedDetail.OPCODE)
@@ -803,7 +853,7 @@ class SDProcessor(wiring.Component):
                 with m.If(dma.status.valid):
                     m.d.sync += [owner.eq(0) for owner in [*store_owner, *load_owner,
                                                             sas_storing, sas_loading]]
-                    m.d.comb += store_reader.stop.eq(1)
+                    m.d.comb += store_stop.eq(1)
                     if ema.sas_codec:
                         m.d.comb += sas_reader.stop.eq(1)
                         with m.If((opcode == Opcode.SAS_STORE)
@@ -844,12 +894,8 @@ class SDProcessor(wiring.Component):
             with m.State("GEMM"):
                 m.d.comb += busy.eq(1)
                 with m.If(array.done & array.error):
-                    m.d.comb += [fail.eq(1), fail_cause.eq(ErrorCause.DBSC),
-                                 act_reader.stop.eq(1), weight_reader.stop.eq(1),
-                                 bitmap_reader.stop.eq(1)]
+                    m.d.comb += [fail.eq(1), fail_cause.eq(ErrorCause.DBSC), gemm_abort.eq(1)]
                     m.d.sync += gemm_running.eq(0)
-                    if row_major:
-                        m.d.comb += score_reader.stop.eq(1)
                     m.next = "IDLE"
                 with m.Elif(~gemm_writer_busy & ~array.busy & ~requant_int.o.valid
                             & ~requant_uint.o.valid & ~counting):
