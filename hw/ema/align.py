@@ -94,6 +94,8 @@ class _RowCursor:
         # lane masks and the strobes of every beat.
         self.first_beat = Signal(init=1)
         self.offset = Signal(shift)
+        # ``offset == 0``, registered with it: it selects the read aligner's unshifted data.
+        self.offset_zero = Signal(init=1)
         self.chip = Signal(signed(width))
         self.span = Signal(signed(width))
         burst = info.burst
@@ -156,6 +158,7 @@ class _RowCursor:
             self._ends_next.eq(self.beat + 1 == info.burst.len),
             self.first_beat.eq(self.burst_end),
             self.offset.eq(self.offset_now),
+            self.offset_zero.eq(self.offset_now == 0),
             self.chip_positive.eq(Mux(self.burst_end & info.burst.row_last, 1,
                                       Mux(chip_moved, self.chip_more, self.chip_left))),
         ]
@@ -258,7 +261,7 @@ class ReadAligner(wiring.Component):
         # A row's first beat is emitted only when it starts at lane 0, unshifted: the shifter
         # takes the row's registered offset, not the burst's, which keeps the track FIFO's
         # output off the data path.
-        unshifted = row.start | (row.offset == 0)
+        unshifted = row.start | row.offset_zero
         shifted = (Cat(held, data) >> (row.offset * 8))[:ema.data_width]
         aligned = Mux(unshifted, data, shifted)
         keep = Cat(row.chip_mask[k] & ~(blank & (unshifted | _exceeds(lanes - 1 - k, row.offset)))

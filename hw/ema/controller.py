@@ -166,7 +166,9 @@ class EMAController(wiring.Component):
         desc = Signal(descriptor_layout(ema))
         error = Signal(Status)
         is_write = desc.direction == Direction.WRITE
-        failed = error != Status.OK
+        # ``error != OK`` as a flip-flop, set wherever ``error`` is: it gates the dispatch,
+        # the in-flight count and the read data.
+        failed = Signal()
         # The running descriptor goes through the PSSA codec: a flip-flop, since it selects
         # between the plain and the coded streams in front of the aligners' handshakes.
         sas = Signal()
@@ -280,7 +282,7 @@ class EMAController(wiring.Component):
                 with m.If(measure == 1):
                     m.next = "CHECK"
             with m.State("CHECK"):
-                m.d.sync += coded_words.eq(0)
+                m.d.sync += [coded_words.eq(0), failed.eq(1)]
                 with m.If(refused_empty):
                     m.d.sync += error.eq(Status.EMPTY)
                     m.next = "REPORT"
@@ -294,6 +296,7 @@ class EMAController(wiring.Component):
                 with m.Else():
                     m.d.sync += [
                         error.eq(Mux(outside, Status.WINDOW, Status.OK)),
+                        failed.eq(outside),
                         launch_plain.eq(~sas),
                         launch_coded.eq(sas),
                         launch_encode.eq(sas & is_write),
@@ -420,7 +423,7 @@ class EMAController(wiring.Component):
             with m.If(codec["decoder"].done):
                 m.d.sync += decoded.eq(1)
                 with m.If(codec["decoder"].error & ~failed):
-                    m.d.sync += error.eq(Status.CODEC)
+                    m.d.sync += [error.eq(Status.CODEC), failed.eq(1)]
         else:
             wiring.connect(m, read_skid.o, wiring.flipped(self.rd_data))
             wiring.connect(m, wiring.flipped(self.wr_data), writer.i)
@@ -436,9 +439,9 @@ class EMAController(wiring.Component):
 
         # The first failing response decides the status; later ones change nothing.
         with m.If(r_fire & (axi.rresp != AXIResp.OKAY) & ~failed):
-            m.d.sync += error.eq(axi.rresp.as_value())
+            m.d.sync += [error.eq(axi.rresp.as_value()), failed.eq(1)]
         with m.If(axi.bvalid & (axi.bresp != AXIResp.OKAY) & ~failed):
-            m.d.sync += error.eq(axi.bresp.as_value())
+            m.d.sync += [error.eq(axi.bresp.as_value()), failed.eq(1)]
 
         retire = Mux(is_write, axi.bvalid, reader.burst_done)
         with m.If(issue & ~retire):
