@@ -19,6 +19,8 @@ __all__ = ["main"]
 #: sub-command -> (module, one-line help)
 COMMANDS = {
     "synth": ("sw.flows.synth", "area and timing with open tools -> build/reports/synth.*"),
+    "paths": ("sw.flows.paths", "deepest register-to-register paths, estimated without "
+                                "place-and-route -> build/reports/paths-<block>.json"),
     "sweep": ("sw.flows.sweep", "design-space sweep -> build/reports/sweep.*"),
     "bench": ("sw.bench", "benchmarks from RTL simulation -> build/bench/*.json"),
     "lint": ("sw.flows.lint", "Verilator lint of the generated Verilog"),
