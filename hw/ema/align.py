@@ -112,6 +112,9 @@ class _RowCursor:
         # ``chip > 0`` for the current beat as a flip-flop (set for the next row's first beat
         # when a row closes): it decides whether a write beat waits for input.
         self.chip_positive = Signal(init=1)
+        # ``chip >= B`` at a beat that is not a row's first, as a flip-flop: every lane of
+        # the on-chip beat is the row's.
+        self.chip_whole = Signal()
         self.chip_more = Signal()
         m.d.comb += [
             self.start.eq(burst.row_first & self.first_beat),
@@ -145,7 +148,7 @@ class _RowCursor:
                 self.span_lanes.eq(Mux(span[shift:].any(), lanes, span[:shift])),
                 self.span_mask.eq(Cat(span[shift:].any() | _exceeds(k, span[:shift])
                                       for k in range(lanes))),
-                self.chip_mask.eq(Cat(~negative & (chip[shift:].any() | _exceeds(k, chip[:shift]))
+                self.chip_mask.eq(Cat(self.chip_whole | (~negative & _exceeds(k, chip[:shift]))
                                       for k in range(lanes))),
                 self.chip_more.eq(~negative & _above_beat(chip, shift)),
             ]
@@ -163,12 +166,19 @@ class _RowCursor:
                                       Mux(chip_moved, self.chip_more, self.chip_left))),
         ]
         row_bytes = self._row_bytes
+        shift = ema.beat_shift
+        # ``chip - B >= B`` is ``chip >= 2 B``: bits of ``chip``, no subtraction.
+        chip = self.chip.as_unsigned()
         with m.If(self.start):
             m.d.sync += [self.span.eq(row_bytes + self._lead),
-                         self.chip.eq(Mux(chip_moved, row_bytes - lanes, row_bytes))]
+                         self.chip.eq(Mux(chip_moved, row_bytes - lanes, row_bytes)),
+                         self.chip_whole.eq(Mux(chip_moved, row_bytes[shift + 1:].any(),
+                                                info.row_whole))]
         with m.Else():
             m.d.sync += [self.span.eq(self.span - lanes),
                          self.chip.eq(Mux(chip_moved, self.chip - lanes, self.chip))]
+            with m.If(chip_moved):
+                m.d.sync += self.chip_whole.eq(~chip[-1] & chip[shift + 1:-1].any())
 
 
 def _exceeds(k, *values):
