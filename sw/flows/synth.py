@@ -278,10 +278,14 @@ def _fpga(design: Design, workdir: Path, target: str) -> dict:
     family = "ice40" if target == "ice40" else "ecp5"
     (workdir / "harness.il").write_text(design.harness_rtlil)
     dut = f"{_HARNESS_TOP}.{DUT_NAME}"
+    no_lutram = ""
     if family == "ecp5":
         synth_cmd = f"synth_ecp5 -top {_HARNESS_TOP}" + (" -nodsp" if target == "ecp5-nodsp"
                                                           else "")
     else:
+        # iCE40 has no distributed (LUT) RAM: a block's ``ram_style = "distributed"`` hint, there
+        # for ECP5 timing, would make Yosys refuse the memory; block RAM or flip-flops it is.
+        no_lutram = "setattr -unset ram_style"
         synth_cmd = f"synth_ice40 -dsp -top {_HARNESS_TOP}"
     # The block stays its own module while mapping, so that its counts exclude the harness;
     # it is flattened only for place-and-route.
@@ -289,6 +293,7 @@ def _fpga(design: Design, workdir: Path, target: str) -> dict:
 read_rtlil harness.il
 hierarchy -top {_HARNESS_TOP}
 setattr -mod -set keep_hierarchy 1 {dut}
+{no_lutram}
 {{mapping}}
 tee -q -o stat.json stat -json
 setattr -mod -unset keep_hierarchy {dut}

@@ -22,6 +22,8 @@ class Probe(wiring.Component):
     ----------
     width : int
         Data width.
+    memory_attrs : dict, optional
+        Attributes of the memory (e.g. a ``ram_style`` hint).
 
     Members
     -------
@@ -39,8 +41,9 @@ class Probe(wiring.Component):
 
     latency = 1
 
-    def __init__(self, width=PROBE_WIDTH):
+    def __init__(self, width=PROBE_WIDTH, memory_attrs=None):
         self.width = width
+        self.memory_attrs = dict(memory_attrs or {})
         super().__init__({
             "we": In(1), "addr": In(range(PROBE_DEPTH)), "data": In(width),
             "q": Out(width), "total": Out(width),
@@ -48,7 +51,8 @@ class Probe(wiring.Component):
 
     def elaborate(self, platform):
         m = Module()
-        m.submodules.storage = storage = Memory(shape=self.width, depth=PROBE_DEPTH, init=[])
+        m.submodules.storage = storage = Memory(shape=self.width, depth=PROBE_DEPTH, init=[],
+                                                  attrs=self.memory_attrs)
         write = storage.write_port()
         read = storage.read_port()
         m.d.comb += [write.addr.eq(self.addr), write.data.eq(self.data), write.en.eq(self.we),

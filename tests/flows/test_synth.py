@@ -88,6 +88,17 @@ def test_probe_figures(probe_rows):
     assert 30 <= probe_rows["ice40"]["fmax_mhz"] <= 1000
 
 
+def test_distributed_ram_hint_does_not_stop_ice40(synth_root):
+    """A ``ram_style = "distributed"`` memory (the DBSC's accumulator has one, for ECP5) still
+    maps on iCE40, which has no LUT RAM."""
+    rows = synth.synthesize(Probe(memory_attrs={"ram_style": "distributed"}), "probe_lutram",
+                            CONFIG, targets=("ecp5", "ice40"), use_cache=False)
+    ecp5, ice40 = rows
+    assert (ecp5["status"], ice40["status"]) == ("ok", "ok"), ice40["message"]
+    assert ecp5["lutram"] > 0 and ecp5["bram"] == 0
+    assert ice40["fmax_mhz"] > 0
+
+
 def mac_flip_flops(dbsc):
     """Registers of the ``SignedMAC`` that ``common_mac`` builds: its operand and product
     stages each hold a (slice + 1) x weight-bit value with the shift, clear and enable; then
