@@ -24,7 +24,7 @@ from pathlib import Path
 from sw.flows import synth
 from sw.flows.emit import BUILD_ROOT
 
-__all__ = ["Family", "analyse", "map_netlist", "add_arguments", "main"]
+__all__ = ["analyse", "map_netlist", "add_arguments", "main"]
 
 REPORTS = BUILD_ROOT / "reports"
 
@@ -49,10 +49,6 @@ _ARCS = {
 _ENDS = {"TRELLIS_FF": ("DI", "CE", "LSR", "M"), "TRELLIS_DPR16X4": ("DI", "WAD", "WRE")}
 
 
-class Family(dict):
-    """One row: ``start``, ``end``, ``port``, ``cells``, ``estimate_ns``, ``endpoints``."""
-
-
 def _base_name(cell: str) -> str:
     """The signal a mapped cell belongs to: Yosys names flip-flops ``<signal>_TRELLIS_FF_Q_<n>``
     and logic after the signal it drives, followed by the cell kinds."""
@@ -70,9 +66,10 @@ def _end_ports(cell: dict):
     return ()
 
 
-def analyse(netlist: dict, *, route_ns: float = 0.6, threshold_ns: float = 7.0) -> list[Family]:
+def analyse(netlist: dict, *, route_ns: float = 0.6, threshold_ns: float = 7.0) -> list[dict]:
     """Path families of a flattened ECP5 netlist (Yosys ``write_json``) whose estimate exceeds
-    ``threshold_ns``, worst first."""
+    ``threshold_ns``, worst first: dicts of ``start``, ``end``, ``port``, ``cells``,
+    ``estimate_ns``, ``endpoints``."""
     tops = [m for m, v in netlist["modules"].items() if v.get("attributes", {}).get("top")]
     if len(tops) != 1:
         raise ValueError(f"the netlist must have exactly one top module, found {len(tops)}")
@@ -140,8 +137,8 @@ def analyse(netlist: dict, *, route_ns: float = 0.6, threshold_ns: float = 7.0) 
                 ns += route_ns
                 if ns > threshold_ns and start is not None:
                     families[(_base_name(start), _base_name(name), port)].append((ns, depth))
-    rows = [Family(start=start, end=end, port=port, cells=max(found)[1],
-                   estimate_ns=round(max(found)[0], 2), endpoints=len(found))
+    rows = [dict(start=start, end=end, port=port, cells=max(found)[1],
+                 estimate_ns=round(max(found)[0], 2), endpoints=len(found))
             for (start, end, port), found in families.items()]
     return sorted(rows, key=lambda r: (-r["estimate_ns"], -r["endpoints"], r["start"], r["end"]))
 
@@ -153,8 +150,9 @@ def map_netlist(design: synth.Design, workdir: Path, target: str = "ecp5-nodsp")
     workdir.mkdir(parents=True, exist_ok=True)
     (workdir / "harness.il").write_text(design.harness_rtlil)
     nodsp = " -nodsp" if target == "ecp5-nodsp" else ""
-    synth._yosys(workdir, f"read_rtlil harness.il\nhierarchy -top harness\n"
-                          f"synth_ecp5{nodsp} -top harness\nflatten\nwrite_json netlist.json\n",
+    top = synth._HARNESS_TOP
+    synth._yosys(workdir, f"read_rtlil harness.il\nhierarchy -top {top}\n"
+                          f"synth_ecp5{nodsp} -top {top}\nflatten\nwrite_json netlist.json\n",
                  name="paths")
     return workdir / "netlist.json"
 
