@@ -1,10 +1,10 @@
-from amaranth import Cat, Const, Module, Mux, Signal, signed
-from amaranth.lib import stream, wiring
+from amaranth import Cat, Const, Module, Mux, Signal, signed, unsigned
+from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
 from hw.common import SkidBuffer, StreamFIFO
 
-from .align import ReadAligner, WriteAligner, track_fields, track_layout
+from .align import ReadAligner, WriteAligner, track_fields, track_layout, write_beat_layout
 from .axi import AXI4Signature, AXIBurst, AXIResp
 from .layouts import (COUNTER_KINDS, Direction, Status, TrafficClass, burst_layout,
                       counters_layout, descriptor_layout, status_layout, window_layout)
@@ -95,7 +95,9 @@ class EMAController(wiring.Component):
     pipeline, and ``CHECK``, ``LAUNCH`` and ``BurstPlanner.latency`` (3) are in the 6. Up to
     ``outstanding`` bursts per direction in flight, one data beat per cycle; address issue
     overlaps the data of earlier bursts. ``read_latency`` (2) cycles from an R beat to the
-    ``rd_data`` beat it completes (read aligner, then a skid buffer). A new descriptor is
+    ``rd_data`` beat it completes (read aligner, then a skid buffer); a W beat leaves two
+    cycles after the ``wr_data`` beat that starts it (write aligner, then a skid buffer; the
+    address channel has one too, in place of the address register). A new descriptor is
     accepted in the cycle after the previous status handshake. ``counter_latency`` (2) cycles
     from a bus event to the counters.
     """
@@ -166,6 +168,8 @@ class EMAController(wiring.Component):
         desc = Signal(descriptor_layout(ema))
         error = Signal(Status)
         is_write = desc.direction == Direction.WRITE
+        writing = Signal(attrs={"keep": 1})
+        reading = Signal(attrs={"keep": 1})
         # ``error != OK`` as a flip-flop, set wherever ``error`` is: it gates the dispatch,
         # the in-flight count and the read data.
         failed = Signal()
@@ -173,16 +177,22 @@ class EMAController(wiring.Component):
         # between the plain and the coded streams in front of the aligners' handshakes.
         sas = Signal()
 
-        # Address channel register shared by AR and AW (one descriptor runs at a time).
-        ax_valid = Signal()
-        ax_addr = Signal(ema.addr_width)
-        ax_len = Signal(8)
+        # The address channel, shared by AR and AW (one descriptor runs at a time), and the W
+        # channel leave through skid buffers: the interconnect's ``AxREADY``/``WREADY`` then
+        # enable only these output registers, and the dispatch and the write aligner decide
+        # from registered ``ready``s, wherever the placer puts the bus pins.
+        m.submodules.ax_skid = ax_skid = SkidBuffer(data.StructLayout(
+            {"addr": unsigned(ema.addr_width), "len": unsigned(8)}))
+        m.submodules.w_skid = w_skid = SkidBuffer(write_beat_layout(ema))
+        ax = ax_skid.o.payload
+        ax_valid = ax_skid.o.valid
         ax_ready = Mux(is_write, axi.awready, axi.arready)
+        m.d.comb += ax_skid.o.ready.eq(ax_ready)
         for ch in ("aw", "ar"):
             m.d.comb += [
                 getattr(axi, f"{ch}id").eq(0),
-                getattr(axi, f"{ch}addr").eq(ax_addr),
-                getattr(axi, f"{ch}len").eq(ax_len),
+                getattr(axi, f"{ch}addr").eq(ax.addr),
+                getattr(axi, f"{ch}len").eq(ax.len),
                 getattr(axi, f"{ch}size").eq(shift),
                 getattr(axi, f"{ch}burst").eq(AXIBurst.INCR),
                 getattr(axi, f"{ch}lock").eq(0),
@@ -261,8 +271,11 @@ class EMAController(wiring.Component):
             with m.State("IDLE"):
                 m.d.comb += self.desc.ready.eq(1)
                 with m.If(self.desc.valid):
+                    is_write_next = self.desc.payload.direction == Direction.WRITE
                     m.d.sync += [
                         desc.eq(self.desc.payload),
+                        writing.eq(is_write_next),
+                        reading.eq(~is_write_next),
                         multiplier.eq(self.desc.payload.rows - 1),
                         measure.eq(self.check_cycles),
                     ]
@@ -316,7 +329,8 @@ class EMAController(wiring.Component):
                 # until every write response is back.
                 read_done = (aligned & ~reader.o.valid & read_skid.i.ready & ~read_skid.o.valid &
                              (decoded | ~sas))
-                write_done = aligned & ~writer.w.valid & ~ax_valid & (inflight == 0)
+                write_done = (aligned & ~writer.w.valid & w_skid.i.ready & ~w_skid.o.valid &
+                              ax_skid.i.ready & ~ax_valid & (inflight == 0))
                 with m.If(Mux(is_write, write_done, read_done)):
                     m.d.sync += [aligned.eq(0), decoded.eq(0)]
                     m.next = "REPORT"
@@ -367,7 +381,7 @@ class EMAController(wiring.Component):
                 m.d.sync += holding.eq(0)
         with m.Elif(planned.valid & ~burst.ready):
             m.d.sync += [held.eq(planned.payload), holding.eq(1)]
-        can_issue = (~ax_valid | ax_ready) & (inflight < ema.outstanding)
+        can_issue = ax_skid.i.ready & (inflight < ema.outstanding)
         accept = failed | can_issue
         issue = burst.valid & tracks.i.ready & accept & ~failed
         m.d.comb += [
@@ -384,29 +398,28 @@ class EMAController(wiring.Component):
             tracks.i.payload, burst.payload,
             Mux(sas, (burst.payload.len + 1) << shift, desc.row_bytes),
             sas | row_whole, Mux(sas, burst.payload.len != 0, row_more), failed)
-        with m.If(ax_ready):
-            m.d.sync += ax_valid.eq(0)
-        with m.If(issue):
-            m.d.sync += [ax_valid.eq(1), ax_addr.eq(burst.payload.addr),
-                         ax_len.eq(burst.payload.len)]
+        m.d.comb += [ax_skid.i.valid.eq(issue), ax_skid.i.payload.addr.eq(burst.payload.addr),
+                     ax_skid.i.payload.len.eq(burst.payload.len)]
 
-        # Tracks go to the aligner of the running direction.
+        # Tracks go to the aligner of the running direction. Each aligner gates its
+        # handshakes with its own copy of the direction, so that the descriptor register does
+        # not pull both aligners and the bus logic towards one place.
         track = tracks.o.payload
         m.d.comb += [
             reader.info.payload.eq(track),
             writer.info.payload.eq(track),
-            reader.info.valid.eq(tracks.o.valid & ~is_write),
-            writer.info.valid.eq(tracks.o.valid & is_write),
-            tracks.o.ready.eq(Mux(is_write, writer.info.ready, reader.info.ready)),
+            reader.info.valid.eq(tracks.o.valid & reading),
+            writer.info.valid.eq(tracks.o.valid & writing),
+            tracks.o.ready.eq((writing & writer.info.ready) | (reading & reader.info.ready)),
             reader.zero.eq(failed),
         ]
 
         r_fire = axi.rvalid & axi.rready
         m.d.comb += [
-            reader.beat.valid.eq(axi.rvalid & ~is_write),
+            reader.beat.valid.eq(axi.rvalid & reading),
             reader.beat.payload.data.eq(axi.rdata),
             reader.beat.payload.error.eq(axi.rresp != AXIResp.OKAY),
-            axi.rready.eq(reader.beat.ready & ~is_write),
+            axi.rready.eq(reader.beat.ready & reading),
         ]
         if self.sas_codec:
             m.d.comb += [
@@ -428,12 +441,13 @@ class EMAController(wiring.Component):
             wiring.connect(m, read_skid.o, wiring.flipped(self.rd_data))
             wiring.connect(m, wiring.flipped(self.wr_data), writer.i)
         w_fire = axi.wvalid & axi.wready
+        wiring.connect(m, writer.w, w_skid.i)
         m.d.comb += [
-            axi.wdata.eq(writer.w.payload.data),
-            axi.wstrb.eq(writer.w.payload.strb),
-            axi.wlast.eq(writer.w.payload.last),
-            axi.wvalid.eq(writer.w.valid),
-            writer.w.ready.eq(axi.wready),
+            axi.wdata.eq(w_skid.o.payload.data),
+            axi.wstrb.eq(w_skid.o.payload.strb),
+            axi.wlast.eq(w_skid.o.payload.last),
+            axi.wvalid.eq(w_skid.o.valid),
+            w_skid.o.ready.eq(axi.wready),
             axi.bready.eq(1),
         ]
 
