@@ -1,6 +1,6 @@
 from dataclasses import dataclass
 
-from amaranth import Module, Mux, Signal
+from amaranth import Cat, Module, Mux, Signal
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
@@ -112,7 +112,6 @@ class CSRBank(wiring.Component):
 
         # Write: hold address and data until both are present, then answer on B.
         aw_held, w_held = Signal(), Signal()
-        aw_addr = Signal.like(bus.awaddr)
         w_data, w_strb = Signal(32), Signal(4)
         bvalid = Signal()
         bresp = Signal(AXIResp)
@@ -122,8 +121,15 @@ class CSRBank(wiring.Component):
             bus.bvalid.eq(bvalid),
             bus.bresp.eq(bresp),
         ]
+        # The address is decoded as it is accepted, one flip-flop per register: each
+        # register's write enable is then one gate of flip-flops, wherever its consumer pulls
+        # it on the chip.
+        aw_select = Signal(len(self.registers))
+        aw_known = Signal()
         with m.If(bus.awvalid & bus.awready):
-            m.d.sync += [aw_held.eq(1), aw_addr.eq(bus.awaddr)]
+            m.d.sync += [aw_held.eq(1), aw_known.eq(bus.awaddr[2:] < len(self.registers)),
+                         aw_select.eq(Cat(bus.awaddr[2:] == index
+                                          for index in range(len(self.registers))))]
         with m.If(bus.wvalid & bus.wready):
             m.d.sync += [w_held.eq(1), w_data.eq(bus.wdata), w_strb.eq(bus.wstrb)]
         with m.If(bvalid & bus.bready):
@@ -142,21 +148,20 @@ class CSRBank(wiring.Component):
                 m.d.sync += port.eq(port | getattr(self, f"{reg.name}_set"))
 
         with m.If(write_now):
-            m.d.sync += [aw_held.eq(0), w_held.eq(0), bvalid.eq(1), bresp.eq(AXIResp.SLVERR)]
-            with m.Switch(aw_addr[2:]):
-                for index, reg in enumerate(self.registers):
-                    with m.Case(index):
-                        m.d.sync += bresp.eq(AXIResp.OKAY)
-                        port = getattr(self, reg.name)
-                        merged = (port & ~byte_mask) | (w_data & byte_mask)
-                        if reg.access == "rw":
-                            m.d.sync += port.eq(merged[:reg.width])
-                        elif reg.access == "pulse":
-                            m.d.sync += [port.eq(w_data[:reg.width]),
-                                         getattr(self, f"{reg.name}_stb").eq(1)]
-                        elif reg.access == "w1c":
-                            cleared = port & ~(w_data & byte_mask)[:reg.width]
-                            m.d.sync += port.eq(cleared | getattr(self, f"{reg.name}_set"))
+            m.d.sync += [aw_held.eq(0), w_held.eq(0), bvalid.eq(1),
+                         bresp.eq(Mux(aw_known, AXIResp.OKAY, AXIResp.SLVERR))]
+            for index, reg in enumerate(self.registers):
+                with m.If(aw_select[index]):
+                    port = getattr(self, reg.name)
+                    merged = (port & ~byte_mask) | (w_data & byte_mask)
+                    if reg.access == "rw":
+                        m.d.sync += port.eq(merged[:reg.width])
+                    elif reg.access == "pulse":
+                        m.d.sync += [port.eq(w_data[:reg.width]),
+                                     getattr(self, f"{reg.name}_stb").eq(1)]
+                    elif reg.access == "w1c":
+                        cleared = port & ~(w_data & byte_mask)[:reg.width]
+                        m.d.sync += port.eq(cleared | getattr(self, f"{reg.name}_set"))
 
         # Read: one outstanding read, in three registered steps: the address; one value out of
         # each group of ``_READ_GROUP`` registers; the group. The bus's address and the

@@ -222,12 +222,6 @@ class SDProcessor(wiring.Component):
         m.d.comb += tips_writer.limit.eq(depths[Buffer.BITMAP.value])
         m.submodules.tips = tips = TIPS(cfg)
         m.d.comb += [
-            tips.probs.valid.eq(probs_reader.items.valid),
-            tips.probs.payload.eq(probs_reader.items.payload),
-            probs_reader.items.ready.eq(tips.probs.ready),
-            tips_writer.items.valid.eq(tips.bitmap.valid),
-            tips_writer.items.payload.eq(tips.bitmap.payload),
-            tips.bitmap.ready.eq(tips_writer.items.ready),
             tips.status.ready.eq(1),
             tips.token_mask.eq(Cat(getattr(csr, f"TOKEN_MASK_{i}")
                                    for i in range(-(-cfg.tips.tokens // 32)))),
@@ -256,6 +250,7 @@ class SDProcessor(wiring.Component):
         # left behind by an aborted command cannot reach the next one.
         gemm_abort = Signal()
         store_stop = Signal()
+        sas_stop = Signal()
 
         def skid(name, shape, clear):
             buffer = SkidBuffer(shape)
@@ -295,11 +290,26 @@ class SDProcessor(wiring.Component):
                                   if row_major else act_reader.items.payload),
             act_reader.items.ready.eq(act_skid.i.ready & ~act_from_sas),
         ]
+        # TIPS's streams, its command, and the score tiles into the PSSA encoder: the same,
+        # so that neither side's handshake logic reaches across the chip into the other's
+        # register enables. TIPS's are cleared when it fails (it then stops taking
+        # probabilities), the encoder's at the end of each transfer.
+        tips_stop = Signal()
+        probs_skid = skid("probs_skid", tips.probs.payload.shape(), tips_stop)
+        bitmap_skid = skid("tips_bitmap_skid", tips.bitmap.payload.shape(), tips_stop)
+        m.submodules.tips_cmd_skid = tips_cmd = SkidBuffer(tips.cmd.payload.shape())
+        wiring.connect(m, probs_reader.items, probs_skid.i)
+        wiring.connect(m, probs_skid.o, tips.probs)
+        wiring.connect(m, tips.bitmap, bitmap_skid.i)
+        wiring.connect(m, bitmap_skid.o, tips_writer.items)
+        wiring.connect(m, tips_cmd.o, tips.cmd)
+        m.d.comb += probs_reader.stop.eq(tips_stop)
         if ema.sas_codec:
+            sas_in_skid = skid("sas_in_skid", dma.sas_scores_in.payload.shape(), sas_stop)
+            wiring.connect(m, sas_reader.items, sas_in_skid.i)
+            wiring.connect(m, sas_in_skid.o, dma.sas_scores_in)
+            m.d.comb += sas_reader.stop.eq(sas_stop)
             m.d.comb += [
-                dma.sas_scores_in.valid.eq(sas_reader.items.valid),
-                dma.sas_scores_in.payload.eq(sas_reader.items.payload),
-                sas_reader.items.ready.eq(dma.sas_scores_in.ready),
                 sas_writer.items.valid.eq(dma.sas_scores_out.valid),
                 sas_writer.items.payload.eq(dma.sas_scores_out.payload),
                 dma.sas_scores_out.ready.eq(sas_writer.items.ready),
@@ -486,10 +496,10 @@ class SDProcessor(wiring.Component):
 
         # TIPS command.
         m.d.comb += [
-            tips.cmd.payload.mode.as_value().eq(tp.mode),
-            tips.cmd.payload.pixels.eq(tp.pixels),
-            tips.cmd.payload.tau.eq(tp.tau),
-            tips.cmd.payload.ratio.eq(tp.ratio),
+            tips_cmd.i.payload.mode.as_value().eq(tp.mode),
+            tips_cmd.i.payload.pixels.eq(tp.pixels),
+            tips_cmd.i.payload.tau.eq(tp.tau),
+            tips_cmd.i.payload.ratio.eq(tp.ratio),
             tips.bitmap_read.addr.eq(0),
         ]
 
@@ -855,7 +865,7 @@ class SDProcessor(wiring.Component):
                                                             sas_storing, sas_loading]]
                     m.d.comb += store_stop.eq(1)
                     if ema.sas_codec:
-                        m.d.comb += sas_reader.stop.eq(1)
+                        m.d.comb += sas_stop.eq(1)
                         with m.If((opcode == Opcode.SAS_STORE)
                                   & (dma.status.payload.code == Status.OK)):
                             m.d.sync += sas_words.eq(dma.status.payload.words)
@@ -867,15 +877,15 @@ class SDProcessor(wiring.Component):
                     m.next = "IDLE"
 
             with m.State("TIPS"):
-                m.d.comb += [busy.eq(1), tips.cmd.valid.eq(1)]
-                with m.If(tips.cmd.ready):
+                m.d.comb += [busy.eq(1), tips_cmd.i.valid.eq(1)]
+                with m.If(tips_cmd.i.ready):
                     m.next = "TIPS_RUN"
             with m.State("TIPS_RUN"):
                 m.d.comb += busy.eq(1)
                 with m.If(tips.status.valid):
                     with m.If(tips.status.payload.error):
                         m.d.comb += [fail.eq(1), fail_cause.eq(ErrorCause.TIPS),
-                                     probs_reader.stop.eq(1)]
+                                     tips_stop.eq(1)]
                         m.d.sync += tips_running.eq(0)
                         m.next = "IDLE"
                     with m.Else():
