@@ -57,16 +57,20 @@ class _WordQueue:
         entries = [Signal(width + tag_bits, name=f"{name}_entry_{i}")
                    for i in range(_QUEUE_DEPTH)]
         count = Signal(range(_QUEUE_DEPTH + 1), name=f"{name}_count")
+        # Words queued or in flight, kept apart from ``count``: ``room`` is then one compare
+        # of a register, and the fetch decision that it enables stays short.
+        occupancy = Signal(range(_QUEUE_DEPTH + 1), name=f"{name}_occupancy")
         in_flight = sum(flight)
         head = entries[0]
         self.head = head[:width]
         self.head_tag = head[width:]
         arrives = flight[-1]
         m.d.comb += [
-            self.room.eq(count + in_flight < _QUEUE_DEPTH),
+            self.room.eq(occupancy < _QUEUE_DEPTH),
             self.head_valid.eq(count != 0),
             self.pending.eq((count != 0) | (in_flight != 0)),
         ]
+        m.d.sync += occupancy.eq(occupancy + self.fetch - self.pop)
         m.d.sync += [flight[0].eq(self.fetch), flight_tags[0].eq(self.tag)]
         for i in range(1, READ_LATENCY):
             m.d.sync += [flight[i].eq(flight[i - 1]), flight_tags[i].eq(flight_tags[i - 1])]
@@ -79,7 +83,7 @@ class _WordQueue:
                 m.d.sync += entry.eq(Cat(rd_data, flight_tags[-1]))
         m.d.sync += count.eq(count + arrives - self.pop)
         with m.If(self.clear):
-            m.d.sync += count.eq(0)
+            m.d.sync += [count.eq(0), occupancy.eq(0)]
             m.d.sync += [valid.eq(0) for valid in flight]
 
 
@@ -148,13 +152,18 @@ class BufferReader(wiring.Component):
         ptr = Signal.like(self.rd_addr)
         issue_left = Signal.like(self.pass_items)   # items of the pass not yet fetched
         issue_passes = Signal.like(self.passes)
-        m.d.comb += [queue.fetch.eq((issue_passes != 0) & queue.room),
+        # ``issue_passes != 0`` and, for narrow items, ``issue_left <= per_word`` as flags set
+        # a cycle ahead: the fetch decision enables the pointer and both counters, and a wide
+        # compare in front of that would be most of a cycle.
+        fetching = Signal()
+        m.d.comb += [queue.fetch.eq(fetching & queue.room),
                      self.rd_addr.eq(ptr), self.rd_en.eq(queue.fetch)]
         pass_fetched = Signal()
         if self.per_item == 1:
-            m.d.comb += pass_fetched.eq(issue_left <= self.per_word)
+            single_word_pass = Signal()
             with m.If(queue.fetch):
-                m.d.sync += [ptr.eq(ptr + 1), issue_left.eq(issue_left - self.per_word)]
+                m.d.sync += [ptr.eq(ptr + 1), issue_left.eq(issue_left - self.per_word),
+                             pass_fetched.eq(issue_left <= 2 * self.per_word)]
         else:
             sub = Signal(range(self.per_item))
             m.d.comb += pass_fetched.eq((issue_left == 1) & (sub == self.per_item - 1))
@@ -164,7 +173,9 @@ class BufferReader(wiring.Component):
                     m.d.sync += issue_left.eq(issue_left - 1)
         with m.If(queue.fetch & pass_fetched):
             m.d.sync += [ptr.eq(base), issue_left.eq(pass_items),
-                         issue_passes.eq(issue_passes - 1)]
+                         issue_passes.eq(issue_passes - 1), fetching.eq(issue_passes != 1)]
+            if self.per_item == 1:
+                m.d.sync += pass_fetched.eq(single_word_pass)
 
         # Delivery side.
         left_in_pass = Signal.like(self.pass_items)
@@ -222,11 +233,15 @@ class BufferReader(wiring.Component):
                          single_item_passes.eq(self.pass_items == 1),
                          self.busy.eq((self.pass_items != 0) & (self.passes != 0)),
                          ptr.eq(self.base), issue_left.eq(self.pass_items),
-                         issue_passes.eq(passes)]
+                         issue_passes.eq(passes), fetching.eq(passes != 0)]
             if self.per_item > 1:
                 m.d.sync += sub.eq(0)
+            else:
+                m.d.sync += [pass_fetched.eq(self.pass_items <= self.per_word),
+                             single_word_pass.eq(self.pass_items <= self.per_word)]
         with m.If(self.stop):
-            m.d.sync += [passes_left.eq(0), self.busy.eq(0), issue_passes.eq(0)]
+            m.d.sync += [passes_left.eq(0), self.busy.eq(0), issue_passes.eq(0),
+                         fetching.eq(0)]
         return m
 
 
@@ -390,6 +405,11 @@ class RowMajorReader(wiring.Component):
         row = Signal.like(self.rows)
         # Chunks with items left to fetch: counting chunks and rows apart needs no multiplier.
         chunks_left = Signal.like(self.chunks)
+        # ``chunks_left != 0`` and ``row == last_row`` as flags kept a step ahead: the fetch
+        # decision and the last-row test enable the pointers and counters.
+        fetching = Signal()
+        at_last_row = Signal()
+        single_row = Signal()
         taken = Signal()
         fetch = Signal()
         item_fetched = Signal()     # the fetch completes an item: step to the next (row, chunk)
@@ -398,7 +418,7 @@ class RowMajorReader(wiring.Component):
         m.d.comb += [
             queue.clear.eq(self.start | self.stop),
             queue.fetch.eq(fetch),
-            fetch.eq((chunks_left != 0) & queue.room),
+            fetch.eq(fetching & queue.room),
             self.rd_addr.eq(row_ptr + sub if self.per_item > 1 else row_ptr),
             self.rd_en.eq(fetch),
             taken.eq(self.items.valid & self.items.ready),
@@ -406,8 +426,10 @@ class RowMajorReader(wiring.Component):
         ]
 
         with m.If(item_fetched):
-            with m.If(row == last_row):
-                m.d.sync += [row.eq(0), row_ptr.eq(chunk_ptr), chunks_left.eq(chunks_left - 1)]
+            m.d.sync += at_last_row.eq(Mux(at_last_row, single_row, row + 1 == last_row))
+            with m.If(at_last_row):
+                m.d.sync += [row.eq(0), row_ptr.eq(chunk_ptr), chunks_left.eq(chunks_left - 1),
+                             fetching.eq(chunks_left != 1)]
                 if self.per_item > 1:
                     m.d.sync += [chunk_ptr.eq(chunk_ptr + self.per_item),
                                  row_ptr.eq(chunk_ptr + self.per_item)]
@@ -450,7 +472,9 @@ class RowMajorReader(wiring.Component):
         with m.If(self.start):
             m.d.sync += [row_words.eq(self.row_words), last_row.eq(self.rows - 1),
                          chunk_ptr.eq(self.base), row_ptr.eq(self.base), lane.eq(0), sub.eq(0),
-                         row.eq(0), chunks_left.eq(Mux(self.rows == 0, 0, self.chunks))]
+                         row.eq(0), chunks_left.eq(Mux(self.rows == 0, 0, self.chunks)),
+                         fetching.eq((self.rows != 0) & (self.chunks != 0)),
+                         at_last_row.eq(self.rows == 1), single_row.eq(self.rows == 1)]
         with m.If(self.stop):
-            m.d.sync += chunks_left.eq(0)
+            m.d.sync += [chunks_left.eq(0), fetching.eq(0)]
         return m
