@@ -464,16 +464,25 @@ class DBSCArray(TimingModel, wiring.Component):
                 shape=unsigned(cfg.acc_bits * cols), depth=cfg.max_m, init=[],
                 attrs={"ram_style": "distributed"})
             acc_w = acc_mem.write_port()
-            # A registered read of the next token's running sum, so that the memory read and the
-            # adder do not share a cycle. Not transparent (a transparent read would map to a
-            # registered address in front of the same asynchronous read): the port reads every
-            # cycle, and a token's sum comes back at least ``rows + cols + 1`` cycles after it
-            # was written (its next chunk waits for its weights), so it is never stale.
-            acc_r = acc_mem.read_port()
+            # Registered reads of the running sums, so that the memory read and the adder do
+            # not share a cycle: one port reads the current token's, the other the token after
+            # it, both at addresses held in registers; which one the adder takes depends on
+            # whether the bottom row advanced in the previous cycle. Reading only the token
+            # the bottom row will hold next would put the array's stall (``advance``) in front
+            # of every read address of the memory. Not transparent (a transparent read would
+            # map to a registered address in front of the same asynchronous read): the ports
+            # read every cycle, and a token's sum comes back at least ``rows + cols + 1``
+            # cycles after it was written (its next chunk waits for its weights), so it is
+            # never stale.
+            acc_now = acc_mem.read_port()
+            acc_after = acc_mem.read_port()
             bot_m = Signal(range(cfg.max_m))
             # ``bot_m + 1``, registered: the read address is a choice of registers, no adder.
             bot_m_inc = Signal(range(cfg.max_m + 1))
             bot_m_next = Signal.like(bot_m)
+            # The token after ``bot_m`` (``bot_m + 1``, or 0 after a tile's last token).
+            bot_m_after = Signal.like(bot_m)
+            bot_advanced = Signal()
             bot_tokens_left = Signal(range(cfg.max_m + 1))
             # ``bot_tokens_left == 1``, registered: it steers the read address.
             bot_last_token = Signal()
@@ -482,22 +491,29 @@ class DBSCArray(TimingModel, wiring.Component):
             bot_valid = ws & advance & pes[rows - 1][cols - 1].psum_valid
             bot_last_chunk = bot_chunk_left <= rows
             sums = Signal(cfg.acc_bits * cols)
+            read = Mux(bot_advanced, acc_after.data, acc_now.data)
             for col in range(cols):
-                before = acc_r.data[col * cfg.acc_bits:(col + 1) * cfg.acc_bits].as_signed()
+                before = read[col * cfg.acc_bits:(col + 1) * cfg.acc_bits].as_signed()
                 m.d.comb += sums[col * cfg.acc_bits:(col + 1) * cfg.acc_bits].eq(
                     Mux(bot_first_chunk, 0, before) + bottom[col])
             m.d.comb += [
                 bot_m_next.eq(bot_m),
-                acc_r.addr.eq(bot_m_next),
+                acc_now.addr.eq(bot_m),
+                acc_after.addr.eq(bot_m_after),
                 acc_w.addr.eq(bot_m),
                 acc_w.data.eq(sums),
                 acc_w.en.eq(bot_valid & ~bot_last_chunk),
             ]
-            m.d.sync += [bot_m.eq(bot_m_next), bot_m_inc.eq(bot_m_next + 1)]
+            m.d.sync += [bot_m.eq(bot_m_next), bot_m_inc.eq(bot_m_next + 1),
+                         bot_advanced.eq(bot_valid),
+                         bot_m_after.eq(Mux(~bot_valid, bot_m_after,
+                                            Mux(bot_last_token, Mux(tile_m == 1, 0, 1),
+                                                Mux(bot_tokens_left == 2, 0, bot_m_inc + 1))))]
             with m.If(start):
                 # Only here, not in the read address: the first chunk ignores what it reads.
                 m.d.sync += [bot_m.eq(0), bot_m_inc.eq(1), bot_tokens_left.eq(c.m), bot_last_token.eq(c.m == 1),
-                             bot_chunk_left.eq(c.k), bot_first_chunk.eq(1)]
+                             bot_chunk_left.eq(c.k), bot_first_chunk.eq(1),
+                             bot_m_after.eq(Mux(c.m == 1, 0, 1))]
             with m.If(bot_valid):
                 with m.If(bot_last_chunk):
                     m.d.sync += [self.res.payload.as_value().eq(sums),
