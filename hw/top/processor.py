@@ -262,10 +262,17 @@ class SDProcessor(wiring.Component):
         prec_skid = skid("prec_skid", array.prec.payload.shape(), gemm_abort)
         res_skid = skid("res_skid", array.res.payload.shape(), gemm_abort)
         store_skid = skid("store_skid", dma.wr_data.payload.shape(), store_stop)
-        wiring.connect(m, act_skid.o, array.act)
-        wiring.connect(m, wgt_skid.o, array.wgt)
-        wiring.connect(m, prec_skid.o, array.prec)
-        wiring.connect(m, array.res, res_skid.i)
+        # A second skid buffer at each of the array's ports: the array's stall and issue logic
+        # then meets only flip-flops that can sit next to it, while the first ones sit by the
+        # converters and the block RAMs; no net between the two ends lies inside one cycle's
+        # logic.
+        for name, outer in (("act", act_skid), ("wgt", wgt_skid), ("prec", prec_skid)):
+            port = skid(f"{name}_port_skid", outer.o.payload.shape(), gemm_abort)
+            wiring.connect(m, outer.o, port.i)
+            wiring.connect(m, port.o, getattr(array, name))
+        res_port = skid("res_port_skid", array.res.payload.shape(), gemm_abort)
+        wiring.connect(m, array.res, res_port.i)
+        wiring.connect(m, res_port.o, res_skid.i)
         wiring.connect(m, store_skid.o, dma.wr_data)
         wiring.connect(m, weight_reader.items, wgt_skid.i)
         wiring.connect(m, bitmap_reader.items, prec_skid.i)
