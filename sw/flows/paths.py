@@ -9,7 +9,12 @@ logic delay, plus ``route_ns`` for every net it crosses; a carry chain's interna
 their own small delay and no routing. Paths with the same start and end register (the name
 Yosys gives the flip-flops, without the bit suffix) form one *family*.
 
-The figures are a **model**, not a timing analysis: routing in a placed design varies from
+With ``--routed REPORT`` it reads a nextpnr report written with ``--detailed-timing-report``
+instead, and groups the register endpoints whose post-route arrival time exceeds the threshold
+by register and port: **measured** after place-and-route, but without the start of each path
+(nextpnr reports arrival times per endpoint, and one critical path per clock).
+
+The estimate's figures are a **model**, not a timing analysis: routing in a placed design varies from
 0.2 ns (neighbouring cells) to 3 ns (high fan-out or far apart); in the default top, nets
 average about 1 ns. It is meant to find and rank deep paths and to check that a change
 shortened them; Fmax comes from ``sdproc synth`` (nextpnr).
@@ -24,7 +29,7 @@ from pathlib import Path
 from sw.flows import synth
 from sw.flows.emit import BUILD_ROOT
 
-__all__ = ["analyse", "map_netlist", "add_arguments", "main"]
+__all__ = ["analyse", "routed_endpoints", "map_netlist", "add_arguments", "main"]
 
 REPORTS = BUILD_ROOT / "reports"
 
@@ -143,6 +148,29 @@ def analyse(netlist: dict, *, route_ns: float = 0.6, threshold_ns: float = 7.0) 
     return sorted(rows, key=lambda r: (-r["estimate_ns"], -r["endpoints"], r["start"], r["end"]))
 
 
+def routed_endpoints(report: dict, *, threshold_ns: float, depth: int = 2) -> dict:
+    """Register endpoints of a nextpnr ``--detailed-timing-report`` whose arrival time exceeds
+    ``threshold_ns``: ``groups`` (``end``, ``port``, ``worst_ns``, ``endpoints``; worst
+    first) and ``blocks`` (endpoint counts per the first ``depth`` levels of the hierarchy)."""
+    if "detailed_net_timings" not in report:
+        raise ValueError("the report has no detailed_net_timings: run nextpnr with "
+                         "--detailed-timing-report")
+    groups = defaultdict(list)
+    for net in report["detailed_net_timings"]:
+        for sink in net["endpoints"]:
+            arrival = max(sink["delay"])
+            if arrival > threshold_ns:
+                groups[(_base_name(sink["cell"]), sink["port"])].append(arrival)
+    rows = sorted((dict(end=end, port=port, worst_ns=round(max(found), 2),
+                        endpoints=len(found)) for (end, port), found in groups.items()),
+                  key=lambda r: (-r["worst_ns"], -r["endpoints"], r["end"], r["port"]))
+    blocks = defaultdict(int)
+    for row in rows:
+        blocks[".".join(row["end"].split(".")[:depth])] += row["endpoints"]
+    return {"groups": rows,
+            "blocks": dict(sorted(blocks.items(), key=lambda kv: (-kv[1], kv[0])))}
+
+
 def map_netlist(design: synth.Design, workdir: Path, target: str = "ecp5-nodsp") -> Path:
     """Map ``design`` in the flow's harness with Yosys for ``target``; the flattened netlist."""
     if target not in ("ecp5", "ecp5-nodsp"):
@@ -165,6 +193,10 @@ def add_arguments(parser):
     parser.add_argument("--threshold-ns", type=float, default=7.0,
                         help="list the families estimated above this (default 7.0)")
     parser.add_argument("--rows", type=int, default=40, help="rows to print (default 40)")
+    parser.add_argument("--routed", type=Path, metavar="REPORT",
+                        help="instead of the estimate, group the register endpoints of this "
+                             "nextpnr --detailed-timing-report JSON whose post-route arrival "
+                             "exceeds --threshold-ns")
     parser.add_argument("--out", type=Path, default=REPORTS,
                         help="report directory (default: build/reports)")
 
@@ -181,8 +213,12 @@ def main(args, config) -> int:
         errors.append(f"block {args.block!r} (allowed: {', '.join(sorted(known))})")
     if args.route_ns < 0 or args.threshold_ns < 0:
         errors.append("--route-ns and --threshold-ns must be >= 0")
+    if args.routed is not None and not args.routed.is_file():
+        errors.append(f"--routed {args.routed} is not a file")
     if errors:
         raise ValueError("paths: " + "; ".join(errors))
+    if args.routed is not None:
+        return _print_routed(args)
     design = synth.prepare(known[args.block](config), args.block, config)
     workdir = synth.SYNTH_ROOT / f"{args.block}-{config.hash}-{design.source_hash}" / (
         f"paths-{args.target}")
@@ -207,4 +243,38 @@ def main(args, config) -> int:
         table.add_row(f"{row['estimate_ns']:.2f}", str(row["cells"]), str(row["endpoints"]),
                       row["start"], f"{row['end']}.{row['port']}")
     console.print(table)
+    return 0
+
+
+def _print_routed(args) -> int:
+    from rich.console import Console
+    from rich.table import Table
+
+    try:
+        found = routed_endpoints(json.loads(args.routed.read_text()),
+                                 threshold_ns=args.threshold_ns)
+    except json.JSONDecodeError as e:
+        raise ValueError(f"paths: --routed {args.routed} is not JSON ({e})") from None
+    args.out.mkdir(parents=True, exist_ok=True)
+    report = args.out / f"paths-{args.block}-routed.json"
+    report.write_text(json.dumps({
+        "block": args.block, "source": str(args.routed), "threshold_ns": args.threshold_ns,
+        "kind": "measured (nextpnr post-route arrival times)", **found}, indent=1) + "\n")
+    total = sum(row["endpoints"] for row in found["groups"])
+    console = Console(width=None if sys.stdout.isatty() else 160)
+    table = Table(title=f"{total} register endpoints arrive after {args.threshold_ns} ns "
+                        f"({len(found['groups'])} registers; {report})")
+    for column in ("worst ns", "endpoints"):
+        table.add_column(column, justify="right")
+    table.add_column("register.port")
+    for row in found["groups"][:args.rows]:
+        table.add_row(f"{row['worst_ns']:.2f}", str(row["endpoints"]),
+                      f"{row['end']}.{row['port']}")
+    console.print(table)
+    blocks = Table(title="by block")
+    blocks.add_column("endpoints", justify="right")
+    blocks.add_column("block")
+    for block, count in found["blocks"].items():
+        blocks.add_row(str(count), block)
+    console.print(blocks)
     return 0

@@ -88,3 +88,47 @@ def test_unknown_block_and_bad_delays_are_named():
         paths.main(args, load_config(preset="default"))
     assert "block 'nope' (allowed: " in str(info.value)
     assert "--route-ns" in str(info.value)
+
+
+def _routed_report():
+    """A nextpnr ``--detailed-timing-report`` shape: arrival times (min, max) per endpoint."""
+    def net(name, *sinks):
+        return {"net": name, "driver": f"{name}_LUT4_Z", "port": "F", "endpoints": [
+            {"cell": cell, "port": port, "delay": [1.0, arrival]} for cell, port, arrival in sinks]}
+    return {"fmax": {}, "detailed_net_timings": [
+        net("n1", ("dut.ema.writer.chip_TRELLIS_FF_Q", "CE", 12.6),
+            ("dut.ema.writer.chip_TRELLIS_FF_Q_3", "CE", 11.0),
+            ("dut.ema.writer.chip_TRELLIS_FF_Q_4", "DI", 9.9)),
+        net("n2", ("dut.dbsc.acc_TRELLIS_FF_Q_1", "M", 10.5),
+            ("dut.dbsc.pe_0_0.w_TRELLIS_FF_Q", "CE", 10.0)),
+    ]}
+
+
+def test_routed_endpoints_are_grouped_by_register_and_block():
+    found = paths.routed_endpoints(_routed_report(), threshold_ns=10.0, depth=2)
+    assert found["groups"] == [
+        {"end": "dut.ema.writer.chip", "port": "CE", "worst_ns": 12.6, "endpoints": 2},
+        {"end": "dut.dbsc.acc", "port": "M", "worst_ns": 10.5, "endpoints": 1},
+    ]
+    assert found["blocks"] == {"dut.ema": 2, "dut.dbsc": 1}
+    everything = paths.routed_endpoints(_routed_report(), threshold_ns=0.0)
+    assert sum(row["endpoints"] for row in everything["groups"]) == 5
+    with pytest.raises(ValueError, match="--detailed-timing-report"):
+        paths.routed_endpoints({"fmax": {}}, threshold_ns=10.0)
+
+
+def test_routed_cli_writes_its_report(tmp_path, capsys):
+    source = tmp_path / "report.json"
+    source.write_text(json.dumps(_routed_report()))
+    parser = argparse.ArgumentParser()
+    paths.add_arguments(parser)
+    args = parser.parse_args(["--routed", str(source), "--threshold-ns", "10",
+                              "--out", str(tmp_path / "out")])
+    assert paths.main(args, load_config(preset="default")) == 0
+    written = json.loads((tmp_path / "out" / "paths-top-routed.json").read_text())
+    assert written["kind"].startswith("measured")
+    assert [row["endpoints"] for row in written["groups"]] == [2, 1]
+    assert "3 register endpoints arrive after 10.0 ns" in capsys.readouterr().out
+    args = parser.parse_args(["--routed", str(tmp_path / "missing.json")])
+    with pytest.raises(ValueError, match="is not a file"):
+        paths.main(args, load_config(preset="default"))
