@@ -301,9 +301,14 @@ class SDProcessor(wiring.Component):
         # so that neither side's handshake logic reaches across the chip into the other's
         # register enables. TIPS's are cleared when it fails (it then stops taking
         # probabilities), the encoder's at the end of each transfer.
+        # Their clears are registered: the sequencer's decision would otherwise reach their
+        # resets across the chip within the cycle, and the next command starts cycles later.
         tips_stop = Signal()
-        probs_skid = skid("probs_skid", tips.probs.payload.shape(), tips_stop)
-        bitmap_skid = skid("tips_bitmap_skid", tips.bitmap.payload.shape(), tips_stop)
+        tips_clear = Signal()
+        sas_clear = Signal()
+        m.d.sync += [tips_clear.eq(tips_stop), sas_clear.eq(sas_stop)]
+        probs_skid = skid("probs_skid", tips.probs.payload.shape(), tips_clear)
+        bitmap_skid = skid("tips_bitmap_skid", tips.bitmap.payload.shape(), tips_clear)
         m.submodules.tips_cmd_skid = tips_cmd = SkidBuffer(tips.cmd.payload.shape())
         wiring.connect(m, probs_reader.items, probs_skid.i)
         wiring.connect(m, probs_skid.o, tips.probs)
@@ -312,7 +317,7 @@ class SDProcessor(wiring.Component):
         wiring.connect(m, tips_cmd.o, tips.cmd)
         m.d.comb += probs_reader.stop.eq(tips_stop)
         if ema.sas_codec:
-            sas_in_skid = skid("sas_in_skid", dma.sas_scores_in.payload.shape(), sas_stop)
+            sas_in_skid = skid("sas_in_skid", dma.sas_scores_in.payload.shape(), sas_clear)
             wiring.connect(m, sas_reader.items, sas_in_skid.i)
             wiring.connect(m, sas_in_skid.o, dma.sas_scores_in)
             m.d.comb += sas_reader.stop.eq(sas_stop)
