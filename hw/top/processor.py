@@ -153,9 +153,11 @@ class SDProcessor(wiring.Component):
     (descriptor or array command valid): DECODE, SIZE, MULTIPLY, SUM, PRODUCT, WORDS, CHECK
     and DISPATCH, one registered step each. Commands do not overlap: a LOAD/STORE takes the
     EMA's transfer time, a GEMM the array's tile time (``DBSCArray.ideal_cycles``) plus the
-    converters' fill (``BufferReader.latency`` + ``SkidBuffer.latency``), the result path
-    (``SkidBuffer.latency`` + ``Requantizer.latency`` + ``BufferWriter.latency``) and
-    :meth:`account_cycles` to add up its MACs. A STORE's data passes a ``SkidBuffer`` too.
+    converters' fill (``BufferReader.latency`` + 2 ``SkidBuffer.latency``: one skid buffer by
+    the converter, one at the array's port), the result path (2 ``SkidBuffer.latency`` +
+    ``Requantizer.latency`` + ``BufferWriter.latency``) and :meth:`account_cycles` to add up
+    its MACs. A STORE's data, TIPS's command, probabilities and bitmap, and a SAS_STORE's
+    scores pass one ``SkidBuffer`` each.
     """
 
     dispatch_latency = 8
