@@ -422,12 +422,18 @@ class EMAController(wiring.Component):
             axi.rready.eq(reader.beat.ready & reading),
         ]
         if self.sas_codec:
+            # The decoder's words come through a skid buffer of their own, placed by the
+            # decoder: ``read_skid``'s outputs also reach the processor's buffers, and the
+            # word's shift into the decoder's bit buffer, started straight from them, was the
+            # processor's longest routed path.
+            m.submodules.coded_skid = coded_skid = SkidBuffer(ema.data_width)
+            wiring.connect(m, coded_skid.o, codec["coded_in"])
             m.d.comb += [
                 self.rd_data.payload.eq(read_skid.o.payload),
                 self.rd_data.valid.eq(read_skid.o.valid & ~sas),
-                codec["coded_in"].payload.eq(read_skid.o.payload),
-                codec["coded_in"].valid.eq(read_skid.o.valid & sas),
-                read_skid.o.ready.eq(Mux(sas, codec["coded_in"].ready, self.rd_data.ready)),
+                coded_skid.i.payload.eq(read_skid.o.payload),
+                coded_skid.i.valid.eq(read_skid.o.valid & sas),
+                read_skid.o.ready.eq(Mux(sas, coded_skid.i.ready, self.rd_data.ready)),
                 writer.i.payload.eq(Mux(sas, codec["coded_out"].payload, self.wr_data.payload)),
                 writer.i.valid.eq(Mux(sas, codec["coded_out"].valid, self.wr_data.valid)),
                 codec["coded_out"].ready.eq(sas & writer.i.ready),
