@@ -11,10 +11,12 @@ items (operand beats, result rows) is laid out in a buffer in the *packed item l
 
 So a converter only counts items and never divides.
 
-The readers fetch through a read port of ``READ_LATENCY`` (2) cycles: ``rd_data`` is the word
-at ``rd_addr`` two cycles after ``rd_en``, from a register after the memory's synchronous
-read, because a block RAM's clock-to-output leaves no room for logic in the same cycle. They
-fetch ahead into a small queue of their own and stream from it.
+The readers fetch through a read port of ``READ_LATENCY`` (3) cycles: ``rd_data`` is the word
+at ``rd_addr`` three cycles after ``rd_en``: the address and enable are registered in front of
+the memory (a buffer's port is shared by several readers, and the mux between them should not
+be in the cycle of a reader's fetch decision), the memory reads synchronously, and its data is
+registered, because a block RAM's clock-to-output leaves no room for logic in the same cycle.
+They fetch ahead into a small queue of their own and stream from it.
 """
 
 from amaranth import Cat, Module, Mux, Signal
@@ -24,7 +26,7 @@ from amaranth.lib.wiring import In, Out
 __all__ = ["item_packing", "BufferReader", "BufferWriter", "RowMajorReader", "READ_LATENCY"]
 
 #: Cycles from ``rd_en`` to the word on ``rd_data`` of the readers' read port.
-READ_LATENCY = 2
+READ_LATENCY = 3
 # Queue entries: the fetches in flight plus two, so that one word per cycle flows while the
 # room for a fetch is decided from registers alone (not from the consumer's ``ready``).
 _QUEUE_DEPTH = READ_LATENCY + 2
@@ -100,8 +102,9 @@ class BufferReader(wiring.Component):
     ``start`` (one cycle) loads ``base``, ``pass_items`` and ``passes``; the reader then
     delivers ``pass_items * passes`` items: ``passes`` times the ``pass_items`` items from word
     ``base`` on (an OS tile re-reads its weights for every token group). ``stop`` abandons the
-    rest. Words are fetched ahead, up to four, through a read port of ``READ_LATENCY`` cycles
-    (``rd_addr``, ``rd_en``, ``rd_data``); ``items`` come from registers.
+    rest. Words are fetched ahead, up to ``READ_LATENCY + 2``, through a read port of
+    ``READ_LATENCY`` cycles (``rd_addr``, ``rd_en``, ``rd_data``); ``items`` come from
+    registers.
 
     Parameters
     ----------
@@ -122,7 +125,7 @@ class BufferReader(wiring.Component):
 
     Latency and throughput
     ----------------------
-    ``latency`` (4) cycles from ``start`` to the first ``items.valid``, ``latency + per_item``
+    ``latency`` (5) cycles from ``start`` to the first ``items.valid``, ``latency + per_item``
     for items wider than a word; then one item per cycle while ``items.ready`` is high (an
     item every ``per_item`` cycles for wide items), passes back to back.
     """
@@ -366,7 +369,7 @@ class RowMajorReader(wiring.Component):
 
     Latency and throughput
     ----------------------
-    ``latency`` (4) cycles from ``start`` to the first ``items.valid``, ``latency + per_item``
+    ``latency`` (5) cycles from ``start`` to the first ``items.valid``, ``latency + per_item``
     for items wider than a word; then one item per cycle (one per ``per_item`` cycles for wide
     items). Words are fetched ahead through a read port of ``READ_LATENCY`` cycles, as
     :class:`BufferReader` does.

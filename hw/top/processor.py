@@ -556,9 +556,11 @@ class SDProcessor(wiring.Component):
             readers[Buffer.SAS].append((sas_storing, sas_reader))
             write_users[Buffer.SAS] = [(sas_loading, sas_writer.wr_en, sas_writer.wr_addr,
                                         sas_writer.wr_data)]
-        # Every read port's data is registered right after the memory: a block RAM's
-        # clock-to-output leaves no room for the readers' muxes in the same cycle
-        # (gearbox.READ_LATENCY).
+        # Every read port is registered on both sides of the memory (gearbox.READ_LATENCY):
+        # the owners' address and enable mux goes into a register, so that a reader's fetch
+        # decision, which also enables its own counters, does not have to reach the block RAM
+        # in the same cycle; and the data is registered right after the memory, because a
+        # block RAM's clock-to-output leaves no room for the readers' muxes.
         read_words = [Signal(W, name=f"read_word_{buf.name.lower()}") for buf in Buffer]
         for buf in Buffer:
             rp, wp = rports[buf.value], wports[buf.value]
@@ -568,7 +570,10 @@ class SDProcessor(wiring.Component):
                 m.d.comb += reader.rd_data.eq(read_words[buf.value])
                 addr = Mux(owner, reader.rd_addr, addr)
                 en = Mux(owner, reader.rd_en, en)
-            m.d.comb += [rp.addr.eq(addr), rp.en.eq(en)]
+            port_addr = Signal.like(rp.addr, name=f"read_addr_{buf.name.lower()}")
+            port_en = Signal(name=f"read_en_{buf.name.lower()}")
+            m.d.sync += [port_addr.eq(addr), port_en.eq(en)]
+            m.d.comb += [rp.addr.eq(port_addr), rp.en.eq(port_en)]
 
             wen = load_owner[buf.value] & dma.rd_data.valid & (load_ptr < depths[buf.value])
             waddr, wdata = load_ptr, dma.rd_data.payload

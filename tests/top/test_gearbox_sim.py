@@ -34,10 +34,10 @@ class _ReaderBench(wiring.Component):
         m.submodules.reader = self.reader
         m.submodules.mem = self.mem
         port = self.mem.read_port()
-        # The read port of READ_LATENCY cycles: the memory's synchronous read, then a
-        # register, as the processor's buffers have.
-        m.d.comb += [port.addr.eq(self.reader.rd_addr), port.en.eq(self.reader.rd_en)]
-        m.d.sync += self.reader.rd_data.eq(port.data)
+        # The read port of READ_LATENCY cycles, as the processor's buffers have: registered
+        # address and enable, the memory's synchronous read, then a register.
+        m.d.sync += [port.addr.eq(self.reader.rd_addr), port.en.eq(self.reader.rd_en),
+                     self.reader.rd_data.eq(port.data)]
         return m
 
 
