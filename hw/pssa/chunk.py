@@ -1,9 +1,9 @@
-"""The per-beat coder and parser: one beat of scores <-> one variable-length chunk of bits."""
+"""The per-beat coder and parser: one beat of scores <-> its header and payload bits."""
 
 import functools
 import operator
 
-from amaranth import Array, Cat, Const, Module, Mux, Signal, unsigned
+from amaranth import Array, Cat, Const, Module, Mux, Signal
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
@@ -22,10 +22,10 @@ def _prefix_counts(m, mask, lanes, name):
 
 
 def popcount(bits):
-    """Set bits of ``bits``, from small lookup tables: the chunk length is on the decoder's
-    one-cycle recurrence, and FPGA tools map an adder tree to carry chains, which are slower
-    here than LUTs. Groups of up to four bits are looked up, then pairs of partial counts
-    whose bits fit a six-input table; wider pairs are added."""
+    """Set bits of ``bits``, from small lookup tables: FPGA tools map an adder tree to carry
+    chains, which are slower than LUTs at these widths. Groups of up to four bits are looked
+    up, then pairs of partial counts whose bits fit a six-input table; wider pairs are
+    added."""
     parts = [bits[i:i + 4] for i in range(0, len(bits), 4)]
     values = [Array(Const(bin(v).count("1"), range(len(part) + 1))
                     for v in range(1 << len(part)))[part] for part in parts]
@@ -43,9 +43,9 @@ def popcount(bits):
 
 
 def popcount_onehot(bits):
-    """Set bits of ``bits`` as a one-hot value (bit ``k``: ``k`` bits set), for the decoder's
-    chunk loop, which selects by count: groups of up to four bits are looked up, then pairs of
-    partial one-hot counts are combined by AND-OR (no binary count to decode again)."""
+    """Set bits of ``bits`` as a one-hot value (bit ``k``: ``k`` bits set), for the decoder,
+    whose selects take the count one-hot: groups of up to four bits are looked up, then pairs
+    of partial one-hot counts are combined by AND-OR (no binary count to decode again)."""
     values = []
     for i in range(0, len(bits), 4):
         part = bits[i:i + 4]
@@ -62,19 +62,15 @@ def popcount_onehot(bits):
     return values[0]
 
 
-def _lane_mask(m, valid_lanes, lanes):
-    valid = Signal(lanes)
-    m.d.comb += valid.eq(Cat(valid_lanes > i for i in range(lanes)))
-    return valid
-
-
 class ChunkCoder(wiring.Component):
-    """Codes one pruned beat as one chunk of the PSSA stream (combinational).
+    """Codes one pruned beat as the header and payload of the PSSA stream (combinational).
 
-    The chunk is: flag bit (XOR bitmap non-zero), the ``lanes``-bit XOR bitmap if the flag is
-    set, then the kept scores in lane order, ``score_bits`` each, least-significant bit first.
-    Pruning (the kept bitmap) is the encoder's previous stage, so that the threshold
-    comparison and the compaction are in different cycles.
+    The header is the flag bit (XOR bitmap non-zero) and, if the flag is set, the ``lanes``-bit
+    XOR bitmap; the payload is the kept scores in lane order, ``score_bits`` each,
+    least-significant bit first. The stream carries each header one beat ahead of its payload
+    (``docs/formats/pssa.md``), so the encoder places the two separately. Pruning (the kept
+    bitmap) is the encoder's previous stage, so that the threshold comparison and the
+    compaction are in different cycles.
 
     Parameters
     ----------
@@ -87,9 +83,11 @@ class ChunkCoder(wiring.Component):
         Kept bitmap (zero in padding lanes).
     reference : ``In(lanes)``
         The reference row's bitmap for this beat (zero for a patch's first row).
-    chunk : ``Out(max_chunk_bits)``
-        The chunk, zero above ``length``.
-    length : ``Out(range(max_chunk_bits + 1))``
+    header : ``Out(1 + lanes)``
+        Bit 0 the flag, bits ``1..lanes`` the XOR bitmap (zero when the flag is clear, so the
+        header is zero above its length, 1 or ``1 + lanes``).
+    payload : ``Out(lanes * score_bits)``
+        The kept scores, packed from bit 0, zero above ``kept * score_bits``.
     kept : ``Out(range(lanes + 1))``
 
     Latency and throughput
@@ -103,14 +101,13 @@ class ChunkCoder(wiring.Component):
         p = config.pssa
         self.lanes = p.lanes
         self.score_bits = p.score_bits
-        self.max_chunk_bits = p.max_chunk_bits
         layouts = PSSALayouts(config)
         super().__init__({
             "scores": In(layouts.beat),
             "mask": In(p.lanes),
             "reference": In(p.lanes),
-            "chunk": Out(p.max_chunk_bits),
-            "length": Out(range(p.max_chunk_bits + 1)),
+            "header": Out(1 + p.lanes),
+            "payload": Out(p.lanes * p.score_bits),
             "kept": Out(range(p.lanes + 1)),
         })
 
@@ -127,21 +124,20 @@ class ChunkCoder(wiring.Component):
                 with m.If(self.mask[i] & (counts[i] == k)):
                     m.d.comb += slot.eq(self.scores[i].as_unsigned())
             slots.append(slot)
-        packed = Cat(*slots)
         xor = Signal(lanes)
-        m.d.comb += xor.eq(self.mask ^ self.reference)
-        flag = xor.any()
         m.d.comb += [
-            self.chunk.eq(Mux(flag, Cat(1, xor, packed), Cat(0, packed))),
+            xor.eq(self.mask ^ self.reference),
+            self.header.eq(Cat(xor.any(), xor)),
+            self.payload.eq(Cat(*slots)),
             self.kept.eq(popcount(self.mask)),
-            self.length.eq(Mux(flag, 1 + lanes, 1) + popcount(self.mask) * bits),
         ]
         return m
 
 
 class ChunkParser(wiring.Component):
-    """Parses the chunk at the head of the bit buffer into one beat of pruned scores
-    (combinational): the exact inverse of :class:`ChunkCoder`.
+    """Unpacks one beat's payload into its lanes (combinational): the inverse of
+    :class:`ChunkCoder`'s payload, given the beat's kept bitmap (which the decoder has from the
+    header, read one step earlier).
 
     Parameters
     ----------
@@ -149,18 +145,12 @@ class ChunkParser(wiring.Component):
 
     Members
     -------
-    bits : ``In(max_chunk_bits)``
-        The next bits of the stream (zero past the bits received).
-    valid_lanes : ``In(range(lanes + 1))``
-    reference : ``In(lanes)``
+    payload : ``In(lanes * score_bits)``
+        The stream's bits from the payload's first bit on (bits past the payload are ignored).
+    mask : ``In(lanes)``
+        The beat's kept bitmap.
     scores : ``Out(beat)``
         Kept scores in their lanes, zero elsewhere.
-    mask : ``Out(lanes)``
-    length : ``Out(range(max_chunk_bits + 1))``
-        Bits this chunk occupies; only meaningful once at least that many bits are present
-        (with fewer, it is larger than the bits present).
-    bad_lane : ``Out(1)``
-        The XOR bitmap marks a padding lane.
 
     Latency and throughput
     ----------------------
@@ -173,32 +163,18 @@ class ChunkParser(wiring.Component):
         p = config.pssa
         self.lanes = p.lanes
         self.score_bits = p.score_bits
-        self.max_chunk_bits = p.max_chunk_bits
         layouts = PSSALayouts(config)
         super().__init__({
-            "bits": In(p.max_chunk_bits),
-            "valid_lanes": In(range(p.lanes + 1)),
-            "reference": In(p.lanes),
+            "payload": In(p.lanes * p.score_bits),
+            "mask": In(p.lanes),
             "scores": Out(layouts.beat),
-            "mask": Out(p.lanes),
-            "length": Out(range(p.max_chunk_bits + 1)),
-            "bad_lane": Out(1),
         })
 
     def elaborate(self, platform):
         m = Module()
         lanes, bits = self.lanes, self.score_bits
-        flag = self.bits[0]
-        xor = Signal(lanes)
-        m.d.comb += xor.eq(Mux(flag, self.bits[1:1 + lanes], 0))
-        m.d.comb += self.mask.eq(self.reference ^ xor)
-        valid = _lane_mask(m, self.valid_lanes, lanes)
-        m.d.comb += self.bad_lane.eq((xor & ~valid).any())
-        packed = Signal(unsigned(lanes * bits))
-        m.d.comb += packed.eq(Mux(flag, self.bits[1 + lanes:], self.bits[1:]))
         counts = _prefix_counts(m, self.mask, lanes, "slot")
         for i in range(lanes):
             m.d.comb += self.scores[i].eq(
-                Mux(self.mask[i], packed.word_select(counts[i], bits), 0))
-        m.d.comb += self.length.eq(Mux(flag, 1 + lanes, 1) + popcount(self.mask) * bits)
+                Mux(self.mask[i], self.payload.word_select(counts[i], bits), 0))
         return m

@@ -44,14 +44,18 @@ class PSSAEncoder(CodecSide):
 
     Latency and throughput
     ----------------------
-    ``latency`` (3): a beat taken at cycle ``t`` is pruned into a register at ``t + 1``, coded
-    into a register at ``t + 2`` and in the output buffer at ``t + 3``, so a word completed by
-    it is valid then. One beat (``lanes`` scores) per cycle whenever the coded beats average at
-    most ``data_width`` bits and ``out`` is ready; otherwise the output bus is the limit
-    (``data_width`` coded bits per cycle).
+    ``latency`` (4): a beat taken at cycle ``t`` is pruned into a register at ``t + 1`` and
+    coded at ``t + 2``, when its header enters the coded-beat register together with the
+    previous beat's payload; its own payload waits for the next beat's header (or, for the
+    tile's last beat, goes alone), so it is in the output buffer at ``t + 4`` when the next
+    beat was taken at ``t + 1`` or when it is the tile's last, and a word completed by it is
+    valid then. One beat (``lanes`` scores) per cycle whenever the coded beats average at most
+    ``data_width`` bits and ``out`` is ready; otherwise the output bus is the limit
+    (``data_width`` coded bits per cycle). A tile ends with one extra packer cycle (its last
+    payload).
     """
 
-    latency = 3
+    latency = 4
 
     def __init__(self, config):
         super().__init__(config, lambda layouts, width: {
@@ -90,7 +94,10 @@ class PSSAEncoder(CodecSide):
 
         # Three stages: prune (``pruned``), code (``staged``), pack (``buffer``). The
         # threshold comparison, the compaction of the kept values and the packer's shifter
-        # are each in their own cycle.
+        # are each in their own cycle. The code stage stages beat j's header with beat j-1's
+        # payload (``held``, from the previous code step): the header-ahead order. Both come
+        # from the coder's output and a register, so the pairing adds no logic depth to the
+        # compaction; a longest pair is a header and a full payload, ``max_chunk_bits``.
         pruned_scores = Signal.like(self.scores.payload)
         pruned_mask = Signal(lanes)
         pruned_reference = Signal(lanes)
@@ -100,15 +107,20 @@ class PSSAEncoder(CodecSide):
             coder.mask.eq(pruned_mask),
             coder.reference.eq(pruned_reference),
         ]
-        staged_chunk = Signal.like(coder.chunk)
-        staged_length = Signal.like(coder.length)
+        staged_chunk = Signal(p.max_chunk_bits)
+        staged_length = Signal(range(p.max_chunk_bits + 1))
         staged_kept = Signal.like(coder.kept)
         staged_valid = Signal()
+        held_payload = Signal.like(coder.payload)
+        held_length = Signal(range(len(coder.payload) + 1))
+        # The tile's last payload is still held: it leaves alone, after the last header.
+        tail = Signal()
 
         # Bit packer: words leave from the bottom of the buffer, chunks enter above ``fill``.
         m.d.comb += [
             self.out.valid.eq((fill >= width) |
-                              (flushing & ~pruned_valid & ~staged_valid & (fill != 0))),
+                              (flushing & ~pruned_valid & ~staged_valid & ~tail &
+                               (fill != 0))),
             self.out.payload.eq(buffer[:width]),
         ]
         pop = self.out.valid & self.out.ready
@@ -137,9 +149,18 @@ class PSSAEncoder(CodecSide):
             m.d.sync += [buffer.eq(buffer_after_pop), fill.eq(fill_after_pop)]
 
         code = pruned_valid & (~staged_valid | pack)
+        flag = coder.header[0]
         with m.If(code):
-            m.d.sync += [staged_chunk.eq(coder.chunk), staged_length.eq(coder.length),
-                         staged_kept.eq(coder.kept), staged_valid.eq(1)]
+            m.d.sync += [
+                staged_chunk.eq(Mux(flag, Cat(coder.header, held_payload),
+                                    Cat(0, held_payload))),
+                staged_length.eq(Mux(flag, 1 + lanes, 1) + held_length),
+                staged_kept.eq(coder.kept), staged_valid.eq(1),
+                held_payload.eq(coder.payload), held_length.eq(coder.kept * p.score_bits),
+            ]
+        with m.Elif(tail & ~pruned_valid & (~staged_valid | pack)):
+            m.d.sync += [staged_chunk.eq(held_payload), staged_length.eq(held_length),
+                         staged_kept.eq(0), staged_valid.eq(1), tail.eq(0)]
         with m.Elif(pack):
             m.d.sync += staged_valid.eq(0)
 
@@ -197,7 +218,7 @@ class PSSAEncoder(CodecSide):
                                  row_end.eq(c.n_keys <= lanes),
                                  lane_mask.eq(Cat(c.n_keys > i for i in range(lanes))),
                                  beat.eq(0), patch_pos.eq(0), words.eq(0), bits.eq(0),
-                                 kept.eq(0)]
+                                 kept.eq(0), held_payload.eq(0), held_length.eq(0)]
                     with m.If(bad):
                         m.d.sync += self.error_code.eq(ErrorCode.COMMAND)
                         m.next = "META"
@@ -207,10 +228,12 @@ class PSSAEncoder(CodecSide):
             with m.State("RUN"):
                 m.d.comb += [running.eq(1), self.busy.eq(1)]
                 with m.If(take & row_end & (rows_left == 1)):
+                    m.d.sync += tail.eq(1)
                     m.next = "FLUSH"
             with m.State("FLUSH"):
                 m.d.comb += [flushing.eq(1), self.busy.eq(1)]
-                with m.If(~pruned_valid & ~staged_valid & ((fill == 0) | (pop & (fill <= width)))):
+                with m.If(~pruned_valid & ~staged_valid & ~tail &
+                          ((fill == 0) | (pop & (fill <= width)))):
                     m.next = "META"
             with m.State("META"):
                 m.d.comb += [self.meta.valid.eq(1), self.busy.eq(1)]

@@ -6,14 +6,17 @@ produces and :func:`decode` accepts.
 
 Rows are given in *visit order* (:func:`patch_order` turns a raster-order score matrix into it):
 each run of ``patch_rows`` consecutive rows is one patch. Each row is cut into beats of
-``lanes`` keys; per beat the coder writes
+``lanes`` keys; each beat has
 
-* 1 flag bit: is the beat's XOR bitmap non-zero;
-* if the flag is set, the ``lanes``-bit XOR bitmap (bit ``i`` = lane ``i``);
-* the kept values of the beat, in lane order, ``score_bits`` each.
+* a header: 1 flag bit (is the beat's XOR bitmap non-zero), then, if the flag is set, the
+  ``lanes``-bit XOR bitmap (bit ``i`` = lane ``i``);
+* a payload: the kept values of the beat, in lane order, ``score_bits`` each.
 
-Bits are appended least-significant first and packed into ``data_width``-bit words; the last
-word is zero-padded.
+The stream is in *header-ahead* order: each beat's header comes one beat early, before the
+previous beat's payload, ``H0 H1 P0 H2 P1 ... H(n-1) P(n-2) P(n-1)`` over the tile's ``n``
+beats (rows after rows), so that a decoder knows a payload's length one step before it reaches
+it. Bits are appended least-significant first and packed into ``data_width``-bit words; the
+last word is zero-padded.
 """
 
 from __future__ import annotations
@@ -161,6 +164,13 @@ def _reference(masks, r: int, b: int, policy: int, patch_rows: int) -> int:
     return masks[r - 1 if policy == CHAIN else r - r % patch_rows][b]
 
 
+def _split(chunk: int, length: int, lanes: int):
+    """A chunk of :func:`code_beat` as ``(header, header_bits, payload, payload_bits)``."""
+    header_bits = 1 + lanes if chunk & 1 else 1
+    return (chunk & ((1 << header_bits) - 1), header_bits, chunk >> header_bits,
+            length - header_bits)
+
+
 def encode(scores, threshold: int, policy: int, config) -> Encoded:
     """Encode one tile (rows in visit order) exactly as the hardware encoder does."""
     lanes, bits, _, patch_rows, width = _params(config)
@@ -170,8 +180,7 @@ def encode(scores, threshold: int, policy: int, config) -> Encoded:
     padded = np.zeros((n_rows, beats * lanes), dtype=np.int64)
     padded[:, :n_keys] = scores
     masks = []
-    stream = 0
-    length = 0
+    parts = []  # (header, header_bits, payload, payload_bits) of each beat, in tile order
     kept = 0
     for r in range(n_rows):
         masks.append([])
@@ -180,16 +189,31 @@ def encode(scores, threshold: int, policy: int, config) -> Encoded:
                                           min(lanes, n_keys - b * lanes), threshold,
                                           _reference(masks, r, b, policy, patch_rows), bits)
             masks[r].append(mask)
-            stream |= chunk << length
-            length += size
+            parts.append(_split(chunk, size, lanes))
             kept += bin(mask).count("1")
+    # Header ahead: H0, then H(i+1) before P(i), and the last payload alone.
+    fields = [parts[0][:2]]
+    for i, (_, _, payload, payload_bits) in enumerate(parts):
+        if i + 1 < len(parts):
+            fields.append(parts[i + 1][:2])
+        fields.append((payload, payload_bits))
+    stream = 0
+    length = 0
+    for value, size in fields:
+        stream |= value << length
+        length += size
     n_words = -(-length // width)
     words = tuple((stream >> (k * width)) & ((1 << width) - 1) for k in range(n_words))
     return Encoded(words=words, bits=length, kept=kept, data_width=width)
 
 
 def _decode_beats(words, n_rows: int, n_keys: int, policy: int, config):
-    """Yield the decoded beats in order; raise :class:`StreamError` where the hardware stops."""
+    """Yield the decoded beats in order; raise :class:`StreamError` where the hardware stops.
+
+    The stream is parsed strictly in order: header ``H(i+1)`` is read (and checked) before
+    payload ``P(i)``, and beat ``i`` is yielded once ``P(i)`` is complete. So a truncated or
+    malformed ``H(i+1)``, or a truncated ``P(i)``, stops after beat ``i - 1``.
+    """
     lanes, bits, signed, patch_rows, width = _params(config)
     p = config.pssa
     if not (1 <= n_rows <= p.max_rows and 1 <= n_keys <= p.max_keys):
@@ -198,22 +222,36 @@ def _decode_beats(words, n_rows: int, n_keys: int, policy: int, config):
     total = len(words) * width
     stream = sum(w << (k * width) for k, w in enumerate(words))
     beats = -(-n_keys // lanes)
-    masks = []
+    order = [(r, b) for r in range(n_rows) for b in range(beats)]
+    masks = [[] for _ in range(n_rows)]
     pos = 0
-    for r in range(n_rows):
-        masks.append([])
-        for b in range(beats):
-            scores, mask, size, bad_lane = parse_beat(
-                stream >> pos, min(lanes, n_keys - b * lanes),
-                _reference(masks, r, b, policy, patch_rows), lanes, bits, signed)
-            if pos + size > total:
-                raise StreamError("truncated", f"row {r} beat {b} needs {size} bits, "
-                                  f"{total - pos} left")
-            if bad_lane:
-                raise StreamError("bad_lane", f"row {r} beat {b} keeps a key past n_keys")
-            masks[r].append(mask)
-            pos += size
-            yield scores
+
+    def read_header(r, b):
+        """Parse beat ``(r, b)``'s header at ``pos``; its kept bitmap goes to ``masks``."""
+        nonlocal pos
+        header_bits = 1 + lanes if pos < total and stream >> pos & 1 else 1
+        if pos + header_bits > total:
+            raise StreamError("truncated", f"row {r} beat {b}: header needs {header_bits} "
+                              f"bits, {total - pos} left")
+        xor = (stream >> (pos + 1)) & ((1 << lanes) - 1) if header_bits > 1 else 0
+        if xor >> min(lanes, n_keys - b * lanes):
+            raise StreamError("bad_lane", f"row {r} beat {b} keeps a key past n_keys")
+        masks[r].append(_reference(masks, r, b, policy, patch_rows) ^ xor)
+        pos += header_bits
+
+    read_header(*order[0])
+    for i, (r, b) in enumerate(order):
+        if i + 1 < len(order):
+            read_header(*order[i + 1])
+        mask = masks[r][b]
+        size = bin(mask).count("1") * bits
+        if pos + size > total:
+            raise StreamError("truncated", f"row {r} beat {b}: values need {size} bits, "
+                              f"{total - pos} left")
+        # The payload parses as a chunk with a clear flag against the beat's own bitmap.
+        scores, _, _, _ = parse_beat((stream >> pos) << 1, lanes, mask, lanes, bits, signed)
+        pos += size
+        yield scores
     if total - pos >= width:
         raise StreamError("length", f"{(total - pos) // width} word(s) past the coded tile")
     if stream >> pos:
@@ -230,8 +268,12 @@ def decode(words, n_rows: int, n_keys: int, policy: int, config) -> np.ndarray:
 
 def decode_prefix(words, n_rows: int, n_keys: int, policy: int, config):
     """What the hardware decoder outputs for a possibly malformed tile: ``(beats, reason)``,
-    the beats before the error (each a list of ``lanes`` scores) and the
-    :class:`StreamError` reason, or ``None`` for a well-formed tile."""
+    the beats fully delivered before the error (each a list of ``lanes`` scores) and the
+    :class:`StreamError` reason, or ``None`` for a well-formed tile.
+
+    The stream is parsed in order, so an error in header ``H(i+1)`` or in payload ``P(i)``
+    (they come in that order) leaves beats ``0 .. i-1``; one in ``H0`` leaves none; a
+    ``length`` or ``padding`` error leaves every beat of the tile."""
     beats = []
     try:
         for beat in _decode_beats(words, n_rows, n_keys, policy, config):

@@ -130,12 +130,122 @@ def test_patch_order_rejects_untiled_grid():
 
 
 def test_known_stream():
-    """A hand-worked example from docs/formats/pssa.md."""
+    """A hand-worked example from docs/formats/pssa.md: two rows of one beat, in header-ahead
+    order H0 H1 P0 P1."""
     cfg = ProcessorConfig().replace(**{"pssa.lanes": 4, "pssa.patch_h": 1, "pssa.patch_w": 2,
                                        "pssa.max_keys": 8, "ema.data_width": 32})
     scores = np.array([[9, 0, 7, 0], [9, 0, 7, 0]])
     encoded = golden.encode(scores, 5, golden.CHAIN, cfg)
-    # Row 0: flag 1, XOR 0b0101, values 9, 7 -> 1 + 4 + 16 bits; row 1: flag 0, values 9, 7.
-    stream = 1 | 0b0101 << 1 | 9 << 5 | 7 << 13 | 0 << 21 | 9 << 22 | 7 << 30
+    # H0: flag 1, XOR 0b0101 (5 bits); H1: flag 0 (1 bit); P0: 9, 7; P1: 9, 7.
+    stream = 1 | 0b0101 << 1 | 0 << 5 | 9 << 6 | 7 << 14 | 9 << 22 | 7 << 30
     assert encoded.bits == 38
     assert encoded.words == (stream & 0xFFFFFFFF, stream >> 32)
+
+
+def test_known_stream_rows_of_three_beats():
+    """Headers run one beat ahead across row ends: H0 H1 P0 H2 P1 H3 P2 H4 P3 H5 P4 P5."""
+    cfg = ProcessorConfig().replace(**{"pssa.lanes": 2, "pssa.score_bits": 4,
+                                       "pssa.patch_h": 1, "pssa.patch_w": 2,
+                                       "pssa.max_keys": 6, "ema.data_width": 64})
+    scores = np.array([[3, 9, 0, 0, 12, 1], [3, 9, 5, 0, 12, 1]])
+    encoded = golden.encode(scores, 2, golden.CHAIN, cfg)
+    # (header, header bits, payload, payload bits) per beat; row 1 beats 0 and 2 repeat
+    # row 0's bitmaps (flag 0), beat 1 differs in lane 0.
+    beats = [(0b111, 3, 3 | 9 << 4, 8), (0b0, 1, 0, 0), (0b011, 3, 12, 4),
+             (0b0, 1, 3 | 9 << 4, 8), (0b011, 3, 5, 4), (0b0, 1, 12, 4)]
+    order = [beats[0][:2]]
+    for i, (_, _, payload, size) in enumerate(beats):
+        if i + 1 < len(beats):
+            order.append(beats[i + 1][:2])
+        order.append((payload, size))
+    stream, length = 0, 0
+    for value, size in order:
+        stream |= value << length
+        length += size
+    assert encoded.bits == length == 12 + 28
+    assert encoded.words == (stream,)
+    assert (golden.decode(encoded.words, 2, 6, golden.CHAIN, cfg) ==
+            golden.prune(scores, 2)).all()
+
+
+CASES = [(cfg, policy) for cfg in CONFIGS for policy in (golden.CHAIN, golden.ANCHOR)]
+
+
+@pytest.mark.parametrize("cfg,policy", CASES)
+@pytest.mark.parametrize("rows,keys", [(1, 1), (1, None), (9, 1), (7, None), (12, "3L+1")])
+def test_roundtrip_full_range_and_extremes(cfg, policy, rows, keys):
+    """Random full-range scores and all-minimum / all-maximum tiles, for a tile of one beat,
+    rows of one beat and rows of several beats, under both policies and several thresholds."""
+    lanes = cfg.pssa.lanes
+    keys = {None: lanes, "3L+1": 3 * lanes + 1}.get(keys, keys)
+    lo, hi = _range(cfg)
+    rng = np.random.default_rng(rows * 1000 + keys)
+    tiles = [rng.integers(lo, hi + 1, size=(rows, keys)),
+             np.full((rows, keys), lo), np.full((rows, keys), hi)]
+    for scores in tiles:
+        for threshold in (lo, lo + 1, (lo + hi) // 2, hi):
+            encoded = golden.encode(scores, threshold, policy, cfg)
+            decoded = golden.decode(encoded.words, rows, keys, policy, cfg)
+            assert (decoded == golden.prune(scores, threshold)).all()
+            p = cfg.pssa
+            assert encoded.bits == golden.encoded_bits(scores, threshold, policy, p.lanes,
+                                                       p.score_bits, p.patch_rows)
+
+
+def test_bad_header_stops_before_the_previous_payload():
+    """H1 marks a padding lane: P0 comes after it in the stream, so no beat is delivered."""
+    cfg = CONFIGS[0]
+    lanes = cfg.pssa.lanes
+    words = golden.encode(np.full((1, 2 * lanes), 255), 1, golden.CHAIN, cfg).words
+    assert golden.decode_prefix(words, 1, lanes + 1, golden.CHAIN, cfg) == ([], "bad_lane")
+    # Three beats: H2 is bad, so only beat 0 is delivered.
+    words = golden.encode(np.full((1, 3 * lanes), 255), 1, golden.CHAIN, cfg).words
+    beats, reason = golden.decode_prefix(words, 1, 2 * lanes + 1, golden.CHAIN, cfg)
+    assert (beats, reason) == ([[255] * lanes], "bad_lane")
+
+
+def _field_ends(scores, threshold, policy, cfg):
+    """Where each header and payload ends in header-ahead order, from :func:`code_beat`
+    directly: ``(header_ends, payload_ends)``, indexed by beat."""
+    lanes, bits, rows = cfg.pssa.lanes, cfg.pssa.score_bits, cfg.pssa.patch_rows
+    mask = golden.kept_mask(scores, threshold)
+    xor = golden._beats(mask ^ golden.reference_masks(mask, policy, rows), lanes)
+    kept = golden._beats(mask, lanes).sum(axis=2).ravel()
+    header = np.where(xor.any(axis=2).ravel(), 1 + lanes, 1)
+    n = len(header)
+    header_ends, payload_ends, pos = [0] * n, [0] * n, int(header[0])
+    header_ends[0] = pos
+    for i in range(n):
+        if i + 1 < n:
+            pos += int(header[i + 1])
+            header_ends[i + 1] = pos
+        pos += int(kept[i]) * bits
+        payload_ends[i] = pos
+    return header_ends, payload_ends
+
+
+def test_truncation_points():
+    """A tile cut after ``k`` words delivers exactly the beats whose payload ends within them
+    (an incomplete ``H(i+1)`` stops before ``P(i)``), and the cuts fall inside headers as
+    well as payloads."""
+    cfg = CONFIGS[1]
+    width = cfg.ema.data_width
+    rng = np.random.default_rng(5)
+    lo, hi = _range(cfg)
+    inside_header = 0
+    for _ in range(20):
+        scores = rng.integers(lo, hi + 1, size=(int(rng.integers(1, 8)), 12))
+        threshold = int(rng.integers(lo, hi + 1))
+        policy = int(rng.integers(2))
+        encoded = golden.encode(scores, threshold, policy, cfg)
+        header_ends, payload_ends = _field_ends(scores, threshold, policy, cfg)
+        assert payload_ends[-1] == encoded.bits
+        for words in range(len(encoded.words)):
+            cut = words * width
+            beats, reason = golden.decode_prefix(encoded.words[:words], *scores.shape,
+                                                 policy, cfg)
+            assert reason == "truncated"
+            assert len(beats) == sum(end <= cut for end in payload_ends)
+            inside_header += any(end - (1 + cfg.pssa.lanes) < cut < end
+                                 for end in header_ends)
+    assert inside_header
