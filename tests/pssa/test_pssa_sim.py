@@ -11,7 +11,8 @@ from hw.pssa import ChunkCoder, ChunkParser, ErrorCode, PSSADecoder, PSSAEncoder
 from sw.config import ProcessorConfig, load_config
 from sw.flows.amsim import run_simulation, stream_put, stream_recv, stream_send
 from sw.golden import pssa as golden
-from tests.pssa.tiles import CONFIGS, config, random_tile, score_range, structured_tile
+from tests.pssa.tiles import (CONFIGS, config, extreme_tile, random_tile, score_range,
+                              structured_tile)
 
 
 #: Extra corners for the Amaranth-simulator run only: one lane with 2-bit scores on a
@@ -174,6 +175,27 @@ def test_encoder_decoder_tiles(config_name):
         (random_tile(cfg, 3, 2 * lanes, rng), hi, golden.CHAIN),
     ]
     _loop(cfg, tiles, gap=0.3)
+
+
+@pytest.mark.parametrize("config_name", ALL_CONFIGS)
+def test_header_ahead_corners(config_name):
+    """The corners of the header-ahead order through both sides, with stalls on every
+    stream: a tile of one beat (no header between its first header and its payload), rows of
+    one beat under both policies (each reference is the previous beat's bitmap), full-range
+    random and extreme tiles, and a tile of one beat whose payload is empty."""
+    cfg = _config(config_name)
+    rng = np.random.default_rng(11)
+    lo, hi = score_range(cfg)
+    lanes = cfg.pssa.lanes
+    tiles = [
+        (extreme_tile(cfg, 1, lanes, "max"), hi, golden.CHAIN),
+        (random_tile(cfg, 9, lanes, rng), (lo + hi) // 2, golden.CHAIN),
+        (random_tile(cfg, 9, lanes, rng), (lo + hi) // 2, golden.ANCHOR),
+        (random_tile(cfg, 5, 2 * lanes + 1, rng), lo, golden.ANCHOR),
+        (extreme_tile(cfg, 4, lanes + 1, "min"), lo + 1, golden.CHAIN),
+        (extreme_tile(cfg, 1, 1, "min"), hi, golden.ANCHOR),
+    ]
+    _loop(cfg, tiles, gap=0.4)
 
 
 @pytest.mark.parametrize("field,value,message", [
