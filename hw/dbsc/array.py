@@ -120,7 +120,6 @@ class DBSCArray(TimingModel, wiring.Component):
         tile_k = Signal(COUNT_BITS)
         precision = Signal(2)
         prec_loading = Signal()
-        issue_done = Signal()
         compute_done = Signal()
         advance = Signal()
 
@@ -138,12 +137,17 @@ class DBSCArray(TimingModel, wiring.Component):
         # the enable of every one of them.
         start = Signal()
         m.d.comb += start.eq(self.cmd.valid & self.cmd.ready)
+        # Tokens remain to be issued (the tile is running, its precision bitmap is loaded):
+        # a flip-flop of its own, since every take decision starts from it and ``busy`` reaches
+        # the whole array.
+        issuing = Signal()
         with m.If(start):
             m.d.sync += [
                 os_mode.eq(c.mode == Mode.OS), tile_m.eq(c.m), tile_k.eq(c.k),
                 precision.eq(c.precision),
                 prec_loading.eq(c.precision == Precision.BITMAP),
-                issue_done.eq(0), compute_done.eq(0),
+                compute_done.eq(0),
+                issuing.eq(~bad & (c.precision != Precision.BITMAP)),
             ]
             with m.If(bad):
                 m.d.sync += [self.error.eq(1), self.done.eq(1)]
@@ -175,7 +179,7 @@ class DBSCArray(TimingModel, wiring.Component):
         with m.If(self.prec.valid & self.prec.ready):
             m.d.sync += [prec_addr.eq(prec_addr + 1), prec_left.eq(prec_left - rows)]
             with m.If(prec_left <= rows):
-                m.d.sync += prec_loading.eq(0)
+                m.d.sync += [prec_loading.eq(0), issuing.eq(1)]
 
         def token_high(bitmap_bit):
             return Mux(precision == Precision.BITMAP, bitmap_bit,
@@ -198,17 +202,13 @@ class DBSCArray(TimingModel, wiring.Component):
         hold_swap = Signal()
         finishing = Signal()
         take = Signal()
-        issuing = Signal()
         new_slices = Signal(range(self.slices_high + 1))
         new_first = Signal()
         new_last = Signal()
         new_swap = Signal()
         new_high = Signal(rows)
 
-        m.d.comb += [
-            finishing.eq(hold_valid & hold_final),
-            issuing.eq(self.busy & ~prec_loading & ~issue_done),
-        ]
+        m.d.comb += finishing.eq(hold_valid & hold_final)
 
         layout = slice_layout(lane_bits, self.max_shift)
         issued = [Signal(layout, name=f"issue_{r}") for r in range(rows)]
@@ -372,7 +372,7 @@ class DBSCArray(TimingModel, wiring.Component):
                                  rd_last.eq(os_left <= rows), rd_live.eq(1),
                                  lane_live.eq(Cat(os_left > rows + r for r in range(rows)))]
                     with m.If(os_left <= rows):
-                        m.d.sync += issue_done.eq(1)
+                        m.d.sync += issuing.eq(0)
 
         # Weight-stationary ---------------------------------------------------------------
         if has_ws:
@@ -446,7 +446,7 @@ class DBSCArray(TimingModel, wiring.Component):
                     m.d.sync += [ws_tokens_left.eq(tile_m), ws_lane.eq(0), group.eq(0),
                                  ws_first_token.eq(1), ws_chunk_left.eq(ws_chunk_left - rows)]
                     with m.If(ws_chunk_left <= rows):
-                        m.d.sync += issue_done.eq(1)
+                        m.d.sync += issuing.eq(0)
 
             # Bottom: de-skew the column sums, accumulate over chunks, emit on the last one.
             bottom = []
