@@ -19,7 +19,7 @@ registered, because a block RAM's clock-to-output leaves no room for logic in th
 They fetch ahead into a small queue of their own and stream from it.
 """
 
-from amaranth import Cat, Module, Mux, Signal
+from amaranth import Array, Cat, Module, Mux, Signal
 from amaranth.lib import stream, wiring
 from amaranth.lib.wiring import In, Out
 
@@ -54,38 +54,56 @@ class _WordQueue:
         flight = [Signal(name=f"{name}_flight_{i}") for i in range(READ_LATENCY)]
         flight_tags = [Signal(tag_bits, name=f"{name}_flight_tag_{i}")
                        for i in range(READ_LATENCY)]
-        # A shift register, head at entry 0: the head (and the item selected from it) comes
-        # straight from a register rather than through a mux on a read pointer.
-        entries = [Signal(width + tag_bits, name=f"{name}_entry_{i}")
-                   for i in range(_QUEUE_DEPTH)]
-        count = Signal(range(_QUEUE_DEPTH + 1), name=f"{name}_count")
-        # Words queued or in flight, kept apart from ``count``: ``room`` is then one compare
-        # of a register, and the fetch decision that it enables stays short.
+        # The head is a register of its own, so that the item selected from it comes straight
+        # from flip-flops; the words behind it wait in a ring written only as they arrive.
+        # ``pop`` (the consumer's decision) then enables the head and the ring's pointers, not
+        # every queued word.
+        head = Signal(width + tag_bits, name=f"{name}_head")
+        ring_depth = _QUEUE_DEPTH - 1
+        ring = [Signal(width + tag_bits, name=f"{name}_ring_{i}") for i in range(ring_depth)]
+        write_at = Signal(range(ring_depth), name=f"{name}_write_at")
+        read_at = Signal(range(ring_depth), name=f"{name}_read_at")
+        ring_count = Signal(range(ring_depth + 1), name=f"{name}_ring_count")
+        # Words queued or in flight, kept apart from the queue's own counts: ``room`` is then
+        # one compare of a register, and the fetch decision that it enables stays short.
         occupancy = Signal(range(_QUEUE_DEPTH + 1), name=f"{name}_occupancy")
         in_flight = sum(flight)
-        head = entries[0]
         self.head = head[:width]
         self.head_tag = head[width:]
         arrives = flight[-1]
+        arriving = Cat(rd_data, flight_tags[-1])
+        ring_held = ring_count != 0
+        head_free = ~self.head_valid | self.pop
+        # An arriving word goes to the head when the head is free and the ring empty; it is
+        # written into the ring either way (``occupancy`` leaves a slot free for it) and kept
+        # there only otherwise.
+        to_ring = arrives & ~(head_free & ~ring_held)
+        from_ring = head_free & ring_held
         m.d.comb += [
             self.room.eq(occupancy < _QUEUE_DEPTH),
-            self.head_valid.eq(count != 0),
-            self.pending.eq((count != 0) | (in_flight != 0)),
+            self.pending.eq(self.head_valid | ring_held | (in_flight != 0)),
         ]
         m.d.sync += occupancy.eq(occupancy + self.fetch - self.pop)
         m.d.sync += [flight[0].eq(self.fetch), flight_tags[0].eq(self.tag)]
         for i in range(1, READ_LATENCY):
             m.d.sync += [flight[i].eq(flight[i - 1]), flight_tags[i].eq(flight_tags[i - 1])]
-        for i, entry in enumerate(entries):
-            if i + 1 < _QUEUE_DEPTH:
-                with m.If(self.pop):
-                    m.d.sync += entry.eq(entries[i + 1])
-            # The arriving word goes behind the words that stay.
-            with m.If(arrives & (count == Mux(self.pop, i + 1, i))):
-                m.d.sync += entry.eq(Cat(rd_data, flight_tags[-1]))
-        m.d.sync += count.eq(count + arrives - self.pop)
+
+        def incr(pointer):
+            return Mux(pointer == ring_depth - 1, 0, pointer + 1)
+        for i, entry in enumerate(ring):
+            with m.If(arrives & (write_at == i)):
+                m.d.sync += entry.eq(arriving)
+        with m.If(to_ring):
+            m.d.sync += write_at.eq(incr(write_at))
+        with m.If(from_ring):
+            m.d.sync += read_at.eq(incr(read_at))
+        m.d.sync += ring_count.eq(ring_count + to_ring - from_ring)
+        with m.If(head_free):
+            m.d.sync += [head.eq(Mux(ring_held, Array(ring)[read_at], arriving)),
+                         self.head_valid.eq(ring_held | arrives)]
         with m.If(self.clear):
-            m.d.sync += [count.eq(0), occupancy.eq(0)]
+            m.d.sync += [ring_count.eq(0), write_at.eq(0), read_at.eq(0),
+                         self.head_valid.eq(0), occupancy.eq(0)]
             m.d.sync += [valid.eq(0) for valid in flight]
 
 
