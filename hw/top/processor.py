@@ -254,8 +254,8 @@ class SDProcessor(wiring.Component):
         store_stop = Signal()
         sas_stop = Signal()
 
-        def skid(name, shape, clear):
-            buffer = SkidBuffer(shape)
+        def skid(name, shape, clear, steered=False):
+            buffer = SkidBuffer(shape, steered=steered)
             m.submodules[name] = ResetInserter(clear)(buffer)
             return buffer
 
@@ -267,9 +267,10 @@ class SDProcessor(wiring.Component):
         # A second skid buffer at each of the array's ports: the array's stall and issue logic
         # then meets only flip-flops that can sit next to it, while the first ones sit by the
         # converters and the block RAMs; no net between the two ends lies inside one cycle's
-        # logic.
+        # logic. The input ports' ones are steered: the array's take decisions then enable
+        # their pointers, not every payload bit.
         for name, outer in (("act", act_skid), ("wgt", wgt_skid), ("prec", prec_skid)):
-            port = skid(f"{name}_port_skid", outer.o.payload.shape(), gemm_abort)
+            port = skid(f"{name}_port_skid", outer.o.payload.shape(), gemm_abort, steered=True)
             wiring.connect(m, outer.o, port.i)
             wiring.connect(m, port.o, getattr(array, name))
         res_port = skid("res_port_skid", array.res.payload.shape(), gemm_abort)
@@ -959,17 +960,18 @@ class SDProcessor(wiring.Component):
 
         # A failure or an overflow is registered first and takes effect the cycle after: its
         # sources are all over the chip, its effects too. Meanwhile the sequencer is
-        # ``stopped`` as if halted already: nothing leaves or enters the queue.
+        # ``stopped`` as if halted already: nothing leaves or enters the queue. The pending
+        # cause, detail and index load every cycle (they are read only in the cycle after a
+        # failure), so that the failure decision reaches no enable.
         pending_cause = Signal.like(error_cause)
         pending_detail = Signal.like(error_detail)
         pending_index = Signal.like(error_index)
-        m.d.sync += error_pending.eq((fail | overflow) & ~stopped & ~clear_error)
-        with m.If((fail | overflow) & ~stopped):
-            m.d.sync += [
-                pending_cause.eq(Mux(fail, fail_cause, ErrorCause.OVERFLOW)),
-                pending_detail.eq(Mux(fail, fail_detail, 0)),
-                pending_index.eq(Mux(fail, sequence - 1, sequence + queue.level)),
-            ]
+        m.d.sync += [
+            error_pending.eq((fail | overflow) & ~stopped & ~clear_error),
+            pending_cause.eq(Mux(fail, fail_cause, ErrorCause.OVERFLOW)),
+            pending_detail.eq(Mux(fail, fail_detail, 0)),
+            pending_index.eq(Mux(fail, sequence - 1, sequence + queue.level)),
+        ]
         with m.If(error_pending):
             m.d.comb += irq_error.eq(1)
             m.d.sync += [halted.eq(1), error_cause.eq(pending_cause),
