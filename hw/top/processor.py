@@ -250,39 +250,52 @@ class SDProcessor(wiring.Component):
         # from the far side would chain the writers, requantizers, array and readers into one
         # path across the chip. Each is cleared with the converters it serves, so that a beat
         # left behind by an aborted command cannot reach the next one.
+        # The sequencer's stop decisions are registered before they clear anything: their
+        # clears reach the resets of every converter and skid buffer across the chip, and no
+        # converter starts again sooner than four cycles after a stop (DECODE to DISPATCH, and
+        # a failure halts the sequencer), so the cycle's delay costs nothing. A converter may
+        # deliver one more beat meanwhile; its skid buffers are cleared in the same cycle as
+        # the converter, so the beat goes nowhere.
         gemm_abort = Signal()
         store_stop = Signal()
         sas_stop = Signal()
+        tips_stop = Signal()
+        gemm_clear = Signal()
+        store_clear = Signal()
+        tips_clear = Signal()
+        sas_clear = Signal()
+        m.d.sync += [gemm_clear.eq(gemm_abort), store_clear.eq(store_stop),
+                     tips_clear.eq(tips_stop), sas_clear.eq(sas_stop)]
 
         def skid(name, shape, clear, steered=False):
             buffer = SkidBuffer(shape, steered=steered)
             m.submodules[name] = ResetInserter(clear)(buffer)
             return buffer
 
-        act_skid = skid("act_skid", array.act.payload.shape(), gemm_abort)
-        wgt_skid = skid("wgt_skid", array.wgt.payload.shape(), gemm_abort)
-        prec_skid = skid("prec_skid", array.prec.payload.shape(), gemm_abort)
-        res_skid = skid("res_skid", array.res.payload.shape(), gemm_abort)
-        store_skid = skid("store_skid", dma.wr_data.payload.shape(), store_stop)
+        act_skid = skid("act_skid", array.act.payload.shape(), gemm_clear)
+        wgt_skid = skid("wgt_skid", array.wgt.payload.shape(), gemm_clear)
+        prec_skid = skid("prec_skid", array.prec.payload.shape(), gemm_clear)
+        res_skid = skid("res_skid", array.res.payload.shape(), gemm_clear)
+        store_skid = skid("store_skid", dma.wr_data.payload.shape(), store_clear)
         # A second skid buffer at each of the array's ports: the array's stall and issue logic
         # then meets only flip-flops that can sit next to it, while the first ones sit by the
         # converters and the block RAMs; no net between the two ends lies inside one cycle's
         # logic. The input ports' ones are steered: the array's take decisions then enable
         # their pointers, not every payload bit.
         for name, outer in (("act", act_skid), ("wgt", wgt_skid), ("prec", prec_skid)):
-            port = skid(f"{name}_port_skid", outer.o.payload.shape(), gemm_abort, steered=True)
+            port = skid(f"{name}_port_skid", outer.o.payload.shape(), gemm_clear, steered=True)
             wiring.connect(m, outer.o, port.i)
             wiring.connect(m, port.o, getattr(array, name))
-        res_port = skid("res_port_skid", array.res.payload.shape(), gemm_abort)
+        res_port = skid("res_port_skid", array.res.payload.shape(), gemm_clear)
         wiring.connect(m, array.res, res_port.i)
         wiring.connect(m, res_port.o, res_skid.i)
         wiring.connect(m, store_skid.o, dma.wr_data)
         wiring.connect(m, weight_reader.items, wgt_skid.i)
         wiring.connect(m, bitmap_reader.items, prec_skid.i)
         wiring.connect(m, store_reader.items, store_skid.i)
-        m.d.comb += [reader.stop.eq(gemm_abort)
+        m.d.comb += [reader.stop.eq(gemm_clear)
                      for reader in (act_reader, weight_reader, bitmap_reader)]
-        m.d.comb += store_reader.stop.eq(store_stop)
+        m.d.comb += store_reader.stop.eq(store_clear)
 
         # Activations: the ACT buffer in beat order, or a decoded score tile in the SAS buffer.
         act_from_sas = Signal()
@@ -291,7 +304,7 @@ class SDProcessor(wiring.Component):
             m.submodules.score_reader = score_reader = RowMajorReader(bits["act"], W, ADDR_BITS,
                                                                       count_bits)
             m.d.comb += [score_reader.items.ready.eq(act_skid.i.ready & act_from_sas),
-                         score_reader.stop.eq(gemm_abort)]
+                         score_reader.stop.eq(gemm_clear)]
             act_items = score_reader.items
         m.d.comb += [
             act_skid.i.valid.eq(Mux(act_from_sas, act_items.valid, act_reader.items.valid)
@@ -304,12 +317,6 @@ class SDProcessor(wiring.Component):
         # so that neither side's handshake logic reaches across the chip into the other's
         # register enables. TIPS's are cleared when it fails (it then stops taking
         # probabilities), the encoder's at the end of each transfer.
-        # Their clears are registered: the sequencer's decision would otherwise reach their
-        # resets across the chip within the cycle, and the next command starts cycles later.
-        tips_stop = Signal()
-        tips_clear = Signal()
-        sas_clear = Signal()
-        m.d.sync += [tips_clear.eq(tips_stop), sas_clear.eq(sas_stop)]
         probs_skid = skid("probs_skid", tips.probs.payload.shape(), tips_clear)
         bitmap_skid = skid("tips_bitmap_skid", tips.bitmap.payload.shape(), tips_clear)
         m.submodules.tips_cmd_skid = tips_cmd = SkidBuffer(tips.cmd.payload.shape())
@@ -318,12 +325,12 @@ class SDProcessor(wiring.Component):
         wiring.connect(m, tips.bitmap, bitmap_skid.i)
         wiring.connect(m, bitmap_skid.o, tips_writer.items)
         wiring.connect(m, tips_cmd.o, tips.cmd)
-        m.d.comb += probs_reader.stop.eq(tips_stop)
+        m.d.comb += probs_reader.stop.eq(tips_clear)
         if ema.sas_codec:
             sas_in_skid = skid("sas_in_skid", dma.sas_scores_in.payload.shape(), sas_clear)
             wiring.connect(m, sas_reader.items, sas_in_skid.i)
             wiring.connect(m, sas_in_skid.o, dma.sas_scores_in)
-            m.d.comb += sas_reader.stop.eq(sas_stop)
+            m.d.comb += sas_reader.stop.eq(sas_clear)
             m.d.comb += [
                 sas_writer.items.valid.eq(dma.sas_scores_out.valid),
                 sas_writer.items.payload.eq(dma.sas_scores_out.payload),
@@ -380,10 +387,12 @@ class SDProcessor(wiring.Component):
             m.d.comb += [getattr(csr, f"{name}_LO").eq(value[:32]),
                          getattr(csr, f"{name}_HI").eq(value[32:])]
         clear_error = Signal()
+        # Registered: the write strobe would otherwise meet the block reset in the clears of
+        # the EMA's counters, across the chip from the CSR decoder.
         clear_counters = Signal()
+        m.d.sync += clear_counters.eq(csr.CTRL_stb & csr.CTRL[1])
         m.d.comb += [
             clear_error.eq(csr.CTRL_stb & csr.CTRL[0]),
-            clear_counters.eq(csr.CTRL_stb & csr.CTRL[1]),
             dma.counters_clear.eq(clear_counters),
             csr.ID.eq(ID_VALUE),
             csr.COMMANDS_DONE.eq(commands_done),
@@ -629,6 +638,29 @@ class SDProcessor(wiring.Component):
         if ema.sas_codec:
             starters += [sas_reader, sas_writer]
         m.d.sync += [converter.start.eq(0) for converter in starters]
+        # Their parameters load every cycle, from the command register, which holds still
+        # from DECODE on: a converter reads them only with ``start``, and the dispatch
+        # decision then enables the start flags alone, not every parameter register.
+        for reader, base, count, passes in (
+                (store_reader, ls.addr, beats, 1),
+                (act_reader, gm.act_addr, Mux(gm.act_source, 0, beats), 1),
+                (weight_reader, gm.weight_addr, gm.k, weight_passes),
+                (bitmap_reader, gm.bitmap_addr, bitmap_beats, 1),
+                (probs_reader, tp.probs_addr, beats, 1),
+                *([(sas_reader, st.addr, beats, 1)] if ema.sas_codec else [])):
+            m.d.sync += [reader.base.eq(base), reader.pass_items.eq(count),
+                         reader.passes.eq(passes)]
+        for writer, base, count in (
+                *((writer, gm.out_addr, Mux(gm.out_format == fmt, gm.m, 0))
+                  for fmt, writer in writers.items()),
+                (tips_writer, tp.bitmap_addr, tips_words),
+                *([(sas_writer, st.addr, beats)] if ema.sas_codec else [])):
+            m.d.sync += [writer.base.eq(base), writer.count.eq(count)]
+        if row_major:
+            m.d.sync += [score_reader.base.eq(gm.act_addr),
+                         score_reader.row_words.eq(_ceil_div(gm.k, cfg.pssa.lanes)),
+                         score_reader.rows.eq(gm.m),
+                         score_reader.chunks.eq(_ceil_div(gm.k, d.rows))]
 
         # The command's field checks and the ranges whose word counts SIZE already set, each
         # registered on its own every cycle: the command register holds still from DECODE to
@@ -820,28 +852,14 @@ class SDProcessor(wiring.Component):
                 with m.Elif((opcode == Opcode.LOAD) | (opcode == Opcode.STORE)):
                     m.d.sync += [owner.eq((opcode == Opcode.STORE) & (load_buffer == buf.value))
                                  for owner, buf in zip(store_owner, Buffer)]
-                    m.d.sync += [store_reader.start.eq(opcode == Opcode.STORE),
-                                 store_reader.base.eq(ls.addr),
-                                 store_reader.pass_items.eq(beats),
-                                 store_reader.passes.eq(1)]
+                    m.d.sync += store_reader.start.eq(opcode == Opcode.STORE)
                     m.next = "DESCRIPTOR"
                 with m.Elif(opcode == Opcode.GEMM):
                     if row_major:
-                        m.d.sync += [score_reader.start.eq(gm.act_source),
-                                     score_reader.base.eq(gm.act_addr),
-                                     score_reader.row_words.eq(_ceil_div(gm.k, cfg.pssa.lanes)),
-                                     score_reader.rows.eq(gm.m),
-                                     score_reader.chunks.eq(_ceil_div(gm.k, d.rows))]
+                        m.d.sync += score_reader.start.eq(gm.act_source)
                     m.d.sync += [act_from_sas.eq(gm.act_source), gemm_running.eq(1)]
-                    for reader, base, count, passes in (
-                            (act_reader, gm.act_addr, Mux(gm.act_source, 0, beats), 1),
-                            (weight_reader, gm.weight_addr, gm.k, weight_passes),
-                            (bitmap_reader, gm.bitmap_addr, bitmap_beats, 1)):
-                        m.d.sync += [reader.start.eq(1), reader.base.eq(base),
-                                     reader.pass_items.eq(count), reader.passes.eq(passes)]
-                    for fmt, writer in writers.items():
-                        m.d.sync += [writer.start.eq(1), writer.base.eq(gm.out_addr),
-                                     writer.count.eq(Mux(gm.out_format == fmt, gm.m, 0))]
+                    m.d.sync += [converter.start.eq(1) for converter in
+                                 (act_reader, weight_reader, bitmap_reader, *writers.values())]
                     m.d.sync += [
                         out_format.eq(gm.out_format), shift.eq(gm.shift),
                         tokens_left.eq(gm.m), per_token.eq(gm.k * d.cols),
@@ -850,23 +868,14 @@ class SDProcessor(wiring.Component):
                     m.next = "ARRAY"
                 with m.Elif(opcode == Opcode.TIPS):
                     m.d.sync += tips_running.eq(1)
-                    m.d.sync += [probs_reader.start.eq(1), probs_reader.base.eq(tp.probs_addr),
-                                 probs_reader.pass_items.eq(beats),
-                                 probs_reader.passes.eq(1),
-                                 tips_writer.start.eq(1), tips_writer.base.eq(tp.bitmap_addr),
-                                 tips_writer.count.eq(tips_words)]
+                    m.d.sync += [probs_reader.start.eq(1), tips_writer.start.eq(1)]
                     m.next = "TIPS"
                 with m.Elif(sas_op):
                     m.d.sync += [sas_storing.eq(opcode == Opcode.SAS_STORE),
                                  sas_loading.eq(opcode == Opcode.SAS_LOAD)]
                     if ema.sas_codec:
                         m.d.sync += [sas_reader.start.eq(opcode == Opcode.SAS_STORE),
-                                     sas_reader.base.eq(st.addr),
-                                     sas_reader.pass_items.eq(beats),
-                                     sas_reader.passes.eq(1),
-                                     sas_writer.start.eq(opcode == Opcode.SAS_LOAD),
-                                     sas_writer.base.eq(st.addr),
-                                     sas_writer.count.eq(beats)]
+                                     sas_writer.start.eq(opcode == Opcode.SAS_LOAD)]
                     m.next = "DESCRIPTOR"
                 with m.Else():  # FENCE
                     m.d.comb += [irq_fence.eq(1), complete.eq(1)]
