@@ -272,11 +272,12 @@ class SDProcessor(wiring.Component):
             m.submodules[name] = ResetInserter(clear)(buffer)
             return buffer
 
-        act_skid = skid("act_skid", array.act.payload.shape(), gemm_clear)
-        wgt_skid = skid("wgt_skid", array.wgt.payload.shape(), gemm_clear)
-        prec_skid = skid("prec_skid", array.prec.payload.shape(), gemm_clear)
+        act_skid = skid("act_skid", array.act.payload.shape(), gemm_clear, steered=True)
+        wgt_skid = skid("wgt_skid", array.wgt.payload.shape(), gemm_clear, steered=True)
+        prec_skid = skid("prec_skid", array.prec.payload.shape(), gemm_clear, steered=True)
         res_skid = skid("res_skid", array.res.payload.shape(), gemm_clear)
-        store_skid = skid("store_skid", dma.wr_data.payload.shape(), store_clear)
+        store_skid = skid("store_skid", dma.wr_data.payload.shape(), store_clear,
+                          steered=True)
         # A second skid buffer at each of the array's ports: the array's stall and issue logic
         # then meets only flip-flops that can sit next to it, while the first ones sit by the
         # converters and the block RAMs; no net between the two ends lies inside one cycle's
@@ -289,7 +290,13 @@ class SDProcessor(wiring.Component):
         res_port = skid("res_port_skid", array.res.payload.shape(), gemm_clear)
         wiring.connect(m, array.res, res_port.i)
         wiring.connect(m, res_port.o, res_skid.i)
-        wiring.connect(m, store_skid.o, dma.wr_data)
+        # STORE's data and the score tiles into the PSSA encoder cross the chip to the EMA
+        # too: a second, steered, skid buffer at the EMA's side, as at the array's ports, so
+        # that the EMA's ready decisions enable pointers there and nothing reaches back.
+        store_port = skid("store_port_skid", dma.wr_data.payload.shape(), store_clear,
+                          steered=True)
+        wiring.connect(m, store_skid.o, store_port.i)
+        wiring.connect(m, store_port.o, dma.wr_data)
         wiring.connect(m, weight_reader.items, wgt_skid.i)
         wiring.connect(m, bitmap_reader.items, prec_skid.i)
         wiring.connect(m, store_reader.items, store_skid.i)
@@ -329,7 +336,10 @@ class SDProcessor(wiring.Component):
         if ema.sas_codec:
             sas_in_skid = skid("sas_in_skid", dma.sas_scores_in.payload.shape(), sas_clear)
             wiring.connect(m, sas_reader.items, sas_in_skid.i)
-            wiring.connect(m, sas_in_skid.o, dma.sas_scores_in)
+            sas_port = skid("sas_port_skid", dma.sas_scores_in.payload.shape(), sas_clear,
+                            steered=True)
+            wiring.connect(m, sas_in_skid.o, sas_port.i)
+            wiring.connect(m, sas_port.o, dma.sas_scores_in)
             m.d.comb += sas_reader.stop.eq(sas_clear)
             m.d.comb += [
                 sas_writer.items.valid.eq(dma.sas_scores_out.valid),
