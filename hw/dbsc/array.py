@@ -385,7 +385,9 @@ class DBSCArray(TimingModel, wiring.Component):
             # PE reads its shadow register then; starting the next load ``cols`` cycles after
             # the swap keeps the loader one cycle behind that wavefront in every row.
             ld_wait = Signal(range(cols + 1))
-            need_beat = ld_left != 0
+            # ``ld_left != 0`` as a flag set a cycle ahead: it is in every load decision, and
+            # those enable the shadow weights of a whole row of PEs.
+            need_beat = Signal()
             can_load = (self.busy & ws & ~shadow_full & (ld_wait == 0)
                         & (need_beat | (ld_row != 0)))
             load_step = Signal()
@@ -412,7 +414,7 @@ class DBSCArray(TimingModel, wiring.Component):
             with m.If(load_step):
                 m.d.sync += ld_row.eq(ld_row + 1)
                 with m.If(need_beat):
-                    m.d.sync += ld_left.eq(ld_left - 1)
+                    m.d.sync += [ld_left.eq(ld_left - 1), need_beat.eq(ld_left != 1)]
                 with m.If(ld_row == rows - 1):
                     m.d.sync += [ld_row.eq(0), shadow_full.eq(1)]
 
@@ -432,7 +434,8 @@ class DBSCArray(TimingModel, wiring.Component):
                     new_high.eq(Mux(token_is_high, -1, 0)),
                 ]
             with m.If(start):
-                m.d.sync += [ld_left.eq(c.k), ld_row.eq(0), shadow_full.eq(0), ld_wait.eq(0),
+                m.d.sync += [ld_left.eq(c.k), need_beat.eq(c.k != 0), ld_row.eq(0),
+                             shadow_full.eq(0), ld_wait.eq(0),
                              ws_chunk_left.eq(c.k), ws_tokens_left.eq(c.m), group.eq(0),
                              ws_lane.eq(0), ws_first_token.eq(1)]
             with m.If(ws & take):
@@ -489,7 +492,9 @@ class DBSCArray(TimingModel, wiring.Component):
             bot_chunk_left = Signal(range(cfg.max_k + 1))
             bot_first_chunk = Signal()
             bot_valid = ws & advance & pes[rows - 1][cols - 1].psum_valid
-            bot_last_chunk = bot_chunk_left <= rows
+            # ``bot_chunk_left <= rows`` as a flag set a cycle ahead: it is in the write
+            # enable of the running sums' memory.
+            bot_last_chunk = Signal()
             sums = Signal(cfg.acc_bits * cols)
             read = Mux(bot_advanced, acc_after.data, acc_now.data)
             for col in range(cols):
@@ -512,7 +517,8 @@ class DBSCArray(TimingModel, wiring.Component):
             with m.If(start):
                 # Only here, not in the read address: the first chunk ignores what it reads.
                 m.d.sync += [bot_m.eq(0), bot_m_inc.eq(1), bot_tokens_left.eq(c.m), bot_last_token.eq(c.m == 1),
-                             bot_chunk_left.eq(c.k), bot_first_chunk.eq(1),
+                             bot_chunk_left.eq(c.k), bot_last_chunk.eq(c.k <= rows),
+                             bot_first_chunk.eq(1),
                              bot_m_after.eq(Mux(c.m == 1, 0, 1))]
             with m.If(bot_valid):
                 with m.If(bot_last_chunk):
@@ -525,6 +531,7 @@ class DBSCArray(TimingModel, wiring.Component):
                     m.d.comb += bot_m_next.eq(0)
                     m.d.sync += [bot_tokens_left.eq(tile_m), bot_last_token.eq(tile_m == 1),
                                  bot_chunk_left.eq(bot_chunk_left - rows),
+                                 bot_last_chunk.eq(bot_chunk_left <= 2 * rows),
                                  bot_first_chunk.eq(0)]
                     with m.If(bot_last_chunk):
                         m.d.sync += compute_done.eq(1)
