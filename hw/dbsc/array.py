@@ -5,6 +5,7 @@ from amaranth.lib import stream, wiring
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
+from hw.common import SkidBuffer
 from sw.config import DBSCConfig
 from .command import (COUNT_BITS, Command, Mode, Precision, act_layout, precision_layout,
                       result_layout, weight_layout)
@@ -56,7 +57,8 @@ class DBSCArray(TimingModel, wiring.Component):
         With ``Precision.BITMAP``: ``ceil(m / rows)`` beats before any operand, bit ``r`` of
         beat ``g`` set when token ``g * rows + r`` is high precision.
     res : ``Out(stream.Signature(result_layout(config)))``
-        ``m`` result rows, in token order.
+        ``m`` result rows, in token order, from a two-entry skid buffer: the whole array
+        stalls only while it holds two results.
     busy : ``Out(1)``
         From the accepted command to its last result.
     done : ``Out(1)``
@@ -123,8 +125,16 @@ class DBSCArray(TimingModel, wiring.Component):
         compute_done = Signal()
         advance = Signal()
 
-        # The whole array advances unless a finished result cannot leave.
-        m.d.comb += advance.eq(~(self.res.valid & ~self.res.ready))
+        # Results leave through a skid buffer of the array's own: the whole array advances
+        # while it has room for one more result, which its ``i.ready`` flip-flop says, so the
+        # stall that every PE and the issue stage wait on starts from a register instead of a
+        # decision on the consumer's ``ready``.
+        m.submodules.res_buffer = res_buffer = SkidBuffer(result_layout(cfg), steered=True)
+        wiring.connect(m, res_buffer.o, wiring.flipped(self.res))
+        m.d.comb += advance.eq(res_buffer.i.ready)
+        ws_result = Signal()
+        os_result = Signal()
+        m.d.comb += res_buffer.i.valid.eq(ws_result | os_result)
         m.d.comb += self.cmd.ready.eq(~self.busy)
         m.d.sync += self.done.eq(0)
 
@@ -153,7 +163,7 @@ class DBSCArray(TimingModel, wiring.Component):
                 m.d.sync += [self.error.eq(1), self.done.eq(1)]
             with m.Else():
                 m.d.sync += [self.error.eq(0), self.busy.eq(1)]
-        with m.If(self.busy & compute_done & ~self.res.valid):
+        with m.If(self.busy & compute_done & ~res_buffer.o.valid):
             m.d.sync += [self.busy.eq(0), self.done.eq(1)]
 
         # Precision bitmap ------------------------------------------------------------------
@@ -279,11 +289,6 @@ class DBSCArray(TimingModel, wiring.Component):
                 if has_ws:
                     m.d.comb += pe.psum_in.eq(0 if r == 0 else pes[r - 1][col].psum_out)
 
-        # Output register writes come from the OS readout or the WS accumulator stage.
-        with m.If(self.res.ready):
-            m.d.sync += self.res.valid.eq(0)
-        out_free = ~self.res.valid | self.res.ready
-
         # Output-stationary ---------------------------------------------------------------
         if has_os:
             # In WS the loader drives ``wgt.ready`` instead (below).
@@ -345,11 +350,11 @@ class DBSCArray(TimingModel, wiring.Component):
             # Readout of the finished group, one row per cycle, behind the capture wavefront.
             row_sums = Array(Cat(pes[r][col].psum_out for col in range(cols))
                              for r in range(rows))
+            with m.If(os_mode):
+                m.d.comb += res_buffer.i.payload.as_value().eq(row_sums[rd_row])
             with m.If(os_mode & outstanding & captured.bit_select(rd_row, 1)
-                      & (~rd_live | out_free)):
-                with m.If(rd_live):
-                    m.d.sync += [self.res.payload.as_value().eq(row_sums[rd_row]),
-                                 self.res.valid.eq(1)]
+                      & (~rd_live | res_buffer.i.ready)):
+                m.d.comb += os_result.eq(rd_live)
                 m.d.sync += [captured.bit_select(rd_row, 1).eq(0), rd_row.eq(rd_row + 1),
                              rd_live.eq(rd_row + 1 < rd_rows)]
                 with m.If(rd_row == rows - 1):
@@ -501,6 +506,8 @@ class DBSCArray(TimingModel, wiring.Component):
                 before = read[col * cfg.acc_bits:(col + 1) * cfg.acc_bits].as_signed()
                 m.d.comb += sums[col * cfg.acc_bits:(col + 1) * cfg.acc_bits].eq(
                     Mux(bot_first_chunk, 0, before) + bottom[col])
+            with m.If(ws):
+                m.d.comb += res_buffer.i.payload.as_value().eq(sums)
             m.d.comb += [
                 bot_m_next.eq(bot_m),
                 acc_now.addr.eq(bot_m),
@@ -521,10 +528,7 @@ class DBSCArray(TimingModel, wiring.Component):
                              bot_first_chunk.eq(1),
                              bot_m_after.eq(Mux(c.m == 1, 0, 1))]
             with m.If(bot_valid):
-                with m.If(bot_last_chunk):
-                    m.d.sync += [self.res.payload.as_value().eq(sums),
-                                 self.res.valid.eq(1)]
-                m.d.comb += bot_m_next.eq(bot_m_inc)
+                m.d.comb += [ws_result.eq(bot_last_chunk), bot_m_next.eq(bot_m_inc)]
                 m.d.sync += [bot_tokens_left.eq(bot_tokens_left - 1),
                              bot_last_token.eq(bot_tokens_left == 2)]
                 with m.If(bot_last_token):

@@ -154,8 +154,8 @@ class SDProcessor(wiring.Component):
     and DISPATCH, one registered step each. Commands do not overlap: a LOAD/STORE takes the
     EMA's transfer time, a GEMM the array's tile time (``DBSCArray.ideal_cycles``) plus the
     converters' fill (``BufferReader.latency`` + 2 ``SkidBuffer.latency``: one skid buffer by
-    the converter, one at the array's port), the result path (2 ``SkidBuffer.latency`` +
-    ``Requantizer.latency`` + ``BufferWriter.latency``) and :meth:`account_cycles` to add up
+    the converter, one at the array's port), the result path (``SkidBuffer.latency``, the
+    array's own result buffer being its output register, + ``Requantizer.latency`` + ``BufferWriter.latency``) and :meth:`account_cycles` to add up
     its MACs. A STORE's data, TIPS's command, probabilities and bitmap, and a SAS_STORE's
     scores pass one ``SkidBuffer`` each.
     """
@@ -287,9 +287,9 @@ class SDProcessor(wiring.Component):
             port = skid(f"{name}_port_skid", outer.o.payload.shape(), gemm_clear, steered=True)
             wiring.connect(m, outer.o, port.i)
             wiring.connect(m, port.o, getattr(array, name))
-        res_port = skid("res_port_skid", array.res.payload.shape(), gemm_clear)
-        wiring.connect(m, array.res, res_port.i)
-        wiring.connect(m, res_port.o, res_skid.i)
+        # The results leave the array through its own (steered) skid buffer, the one its
+        # stall is taken from: ``res_skid`` at the far side is the pair's second.
+        wiring.connect(m, array.res, res_skid.i)
         # STORE's data and the score tiles into the PSSA encoder cross the chip to the EMA
         # too: a second, steered, skid buffer at the EMA's side, as at the array's ports, so
         # that the EMA's ready decisions enable pointers there and nothing reaches back.
