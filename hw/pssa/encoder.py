@@ -76,6 +76,9 @@ class PSSAEncoder(CodecSide):
 
         command = Signal(self.layouts.encoder_command)
         rows_left = Signal.like(command.n_rows)
+        # ``rows_left == 1`` as a register: the tile's end is decided by ``take``, which must
+        # not wait on a compare.
+        last_row = Signal()
         keys_left = Signal.like(command.n_keys)
         beat = Signal(range(p.max_beats_per_row))
         patch_pos = Signal(range(self.patch_rows))
@@ -191,7 +194,7 @@ class PSSAEncoder(CodecSide):
             with m.If(row_end):
                 m.d.sync += [keys_left.eq(command.n_keys), beat.eq(0),
                              row_end.eq(command.n_keys <= lanes), lane_mask.eq(first_mask),
-                             rows_left.eq(rows_left - 1),
+                             rows_left.eq(rows_left - 1), last_row.eq(rows_left == 2),
                              patch_pos.eq(Mux(patch_pos == self.patch_rows - 1, 0,
                                               patch_pos + 1))]
             with m.Else():
@@ -215,6 +218,7 @@ class PSSAEncoder(CodecSide):
                     bad = ((c.n_rows == 0) | (c.n_rows > self.max_rows) | (c.n_keys == 0) |
                            (c.n_keys > self.max_keys))
                     m.d.sync += [command.eq(c), rows_left.eq(c.n_rows), keys_left.eq(c.n_keys),
+                                 last_row.eq(c.n_rows == 1),
                                  row_end.eq(c.n_keys <= lanes),
                                  lane_mask.eq(Cat(c.n_keys > i for i in range(lanes))),
                                  beat.eq(0), patch_pos.eq(0), words.eq(0), bits.eq(0),
@@ -227,7 +231,7 @@ class PSSAEncoder(CodecSide):
                         m.next = "RUN"
             with m.State("RUN"):
                 m.d.comb += [running.eq(1), self.busy.eq(1)]
-                with m.If(take & row_end & (rows_left == 1)):
+                with m.If(take & row_end & last_row):
                     m.d.sync += tail.eq(1)
                     m.next = "FLUSH"
             with m.State("FLUSH"):
