@@ -135,17 +135,6 @@ class DBSCArray(TimingModel, wiring.Component):
         ws_result = Signal()
         os_result = Signal()
         m.d.comb += res_buffer.i.valid.eq(ws_result | os_result)
-        # The same stall for the issue stage and the weight loader, from a flip-flop of their
-        # own (``advance`` reaches every PE; its copy can sit by the operand ports): the
-        # buffer's next ``i.ready``, registered. It holds the inverse of the buffer's
-        # ``full``, so the two flip-flops are not merged.
-        advance_issue = Signal(init=1)
-        pushed = res_buffer.i.valid & res_buffer.i.ready
-        popped = self.res.valid & self.res.ready
-        with m.If(pushed & ~popped):
-            m.d.sync += advance_issue.eq(~self.res.valid)
-        with m.Elif(popped & ~pushed):
-            m.d.sync += advance_issue.eq(1)
         m.d.comb += self.cmd.ready.eq(~self.busy)
         m.d.sync += self.done.eq(0)
 
@@ -245,7 +234,7 @@ class DBSCArray(TimingModel, wiring.Component):
                 issued[r].valid.eq(hold_valid),
             ]
 
-        with m.If(advance_issue & hold_valid):
+        with m.If(advance & hold_valid):
             m.d.sync += [hold_left.eq(hold_left - 1), hold_top.eq(0),
                          hold_final.eq(hold_left == 1), hold_shift.eq(hold_shift - lane_bits)]
             shifted = Cat((hold_act[r * act_bits:(r + 1) * act_bits] << lane_bits)[:act_bits]
@@ -269,7 +258,7 @@ class DBSCArray(TimingModel, wiring.Component):
                 hold_first.eq(new_first), hold_last.eq(new_last), hold_swap.eq(new_swap),
             ]
         m.d.comb += self.act.ready.eq(take)
-        can_take = advance_issue & issuing & (~hold_valid | finishing)
+        can_take = advance & issuing & (~hold_valid | finishing)
 
         def slices_for(high):
             return Mux(high, self.slices_high, self.slices_low)
@@ -407,9 +396,9 @@ class DBSCArray(TimingModel, wiring.Component):
             can_load = (self.busy & ws & ~shadow_full & (ld_wait == 0)
                         & (need_beat | (ld_row != 0)))
             load_step = Signal()
-            m.d.comb += load_step.eq(advance_issue & can_load & (~need_beat | self.wgt.valid))
+            m.d.comb += load_step.eq(advance & can_load & (~need_beat | self.wgt.valid))
             with m.If(ws):
-                m.d.comb += self.wgt.ready.eq(advance_issue & can_load & need_beat)
+                m.d.comb += self.wgt.ready.eq(advance & can_load & need_beat)
             # Decoded once here: an expression shared by every PE would be rebuilt in each.
             load_data = Signal(cfg.weight_bits * cols)
             row_load = Signal(rows)
@@ -425,7 +414,7 @@ class DBSCArray(TimingModel, wiring.Component):
                         pe.load_data.eq(
                             load_data[col * cfg.weight_bits:(col + 1) * cfg.weight_bits]),
                     ]
-            with m.If(advance_issue & (ld_wait != 0)):
+            with m.If(advance & (ld_wait != 0)):
                 m.d.sync += ld_wait.eq(ld_wait - 1)
             with m.If(load_step):
                 m.d.sync += ld_row.eq(ld_row + 1)
