@@ -297,30 +297,26 @@ class ReadAligner(wiring.Component):
         # Bytes of the row are still held after this beat's on-chip beat (if any).
         needs_flush = row_closes & Mux(emits, row.chip_more, row.chip_left)
 
-        tail = (Cat(held, Const(0, ema.data_width)) >> (row.offset * 8))[:ema.data_width]
-        # A flushed beat ends its row: ``0 < chip <= B``, so the lanes it keeps follow from the
-        # low bits of ``chip`` (no compare of the whole count in front of the payload).
-        chip = row.chip.as_unsigned()
-        tail_mask = Cat(chip[shift] | _exceeds(k, chip[:shift]) for k in range(lanes))
-        # The payload register loads whenever the output is free, the flushed or the aligned
-        # beat by ``flushing``, and only ``o.valid`` waits for ``fire``: the beat decision
-        # then enables one flip-flop, not the whole beat.
-        with m.If(out_free):
-            m.d.sync += [
-                self.o.payload.eq(Mux(flushing,
-                                      Cat(Mux(tail_mask[k], tail.word_select(k, 8), 0)
-                                          for k in range(lanes)),
-                                      Cat(Mux(keep[k], aligned.word_select(k, 8), 0)
-                                          for k in range(lanes)))),
-                self.o.valid.eq(flushing | (fire & emits)),
-            ]
+        with m.If(self.o.ready):
+            m.d.sync += self.o.valid.eq(0)
         with m.If(fire):
             row.advance(m, ema, info, emits)
             m.d.sync += held.eq(Mux(blank, 0, data))
+            with m.If(emits):
+                m.d.sync += [self.o.valid.eq(1), self.o.payload.eq(Cat(
+                    Mux(keep[k], aligned.word_select(k, 8), 0) for k in range(lanes)))]
             with m.If(needs_flush):
                 m.d.sync += [flushing.eq(1), flush_closes.eq(info.burst.last)]
         with m.If(flushing & out_free):
-            m.d.sync += flushing.eq(0)
+            tail = (Cat(held, Const(0, ema.data_width)) >> (row.offset * 8))[:ema.data_width]
+            # A flushed beat ends its row: ``0 < chip <= B``, so the lanes it keeps follow from
+            # the low bits of ``chip`` (no compare of the whole count in front of the payload).
+            chip = row.chip.as_unsigned()
+            tail_mask = Cat(chip[shift] | _exceeds(k, chip[:shift]) for k in range(lanes))
+            m.d.sync += [self.o.valid.eq(1),
+                         self.o.payload.eq(Cat(Mux(tail_mask[k], tail.word_select(k, 8), 0)
+                                               for k in range(lanes))),
+                         flushing.eq(0)]
         m.d.comb += self.desc_done.eq(
             (fire & row_closes & info.burst.last & ~needs_flush) |
             (flushing & out_free & flush_closes))

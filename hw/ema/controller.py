@@ -1,4 +1,4 @@
-from amaranth import Array, Cat, Const, Module, Mux, Signal, signed, unsigned
+from amaranth import Cat, Const, Module, Mux, Signal, signed, unsigned
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
@@ -17,9 +17,8 @@ __all__ = ["EMAController"]
 AXCACHE = 0b0011
 AXPROT = 0b000
 
-# Multiplier bits the window check consumes per cycle: each step adds the multiple of the
-# factor (0 to 3 times, the triple registered) its digit selects, one add per cycle without
-# stretching the check over one cycle per bit. The selection is written for two bits.
+# Multiplier bits the window check consumes per cycle: two chained adds per step keep the
+# check off the critical path without stretching it over one cycle per bit.
 MUL_DIGIT_BITS = 2
 
 
@@ -228,12 +227,7 @@ class EMAController(wiring.Component):
         digit = multiplier[-MUL_DIGIT_BITS:]
         measure = Signal(range(self.check_cycles + 1))
         span = Signal(ema.rows_bits + ema.addr_width)
-        # Each product's factor comes with its triple, registered, so that a step adds one
-        # multiple of the factor chosen by the digit (0, 1, 2 or 3 times): one adder, where
-        # adding the digit's two partial products was two in a row.
-        stride_triple = Signal(len(desc.stride) + 2)
-        m.d.sync += stride_triple.eq(desc.stride * 3)
-        products = [(span, desc.stride, stride_triple)]
+        products = [(span, desc.stride)]
         # Wide enough that no descriptor wraps around the address space unnoticed.
         last_byte = Signal(ema.rows_bits + ema.addr_width + 2)
         # ``addr + row_bytes - 1`` and ``addr - 1`` depend on the descriptor only; registering
@@ -287,7 +281,7 @@ class EMAController(wiring.Component):
                     ]
                     if self.sas_codec:
                         m.d.sync += sas.eq(self.desc.payload.tclass == TrafficClass.SAS)
-                    m.d.sync += [product.eq(0) for product, _, _ in products]
+                    m.d.sync += [product.eq(0) for product, _ in products]
                     m.next = "MEASURE"
             with m.State("MEASURE"):
                 # A cycle for the registered factors, ``steps`` shift-add steps, then
@@ -295,9 +289,9 @@ class EMAController(wiring.Component):
                 m.d.sync += measure.eq(measure - 1)
                 with m.If((measure > 2) & (measure < self.check_cycles)):
                     m.d.sync += multiplier.eq(multiplier << MUL_DIGIT_BITS)
-                    for product, factor, triple in products:
-                        multiple = Array([0, factor, factor << 1, triple])[digit]
-                        m.d.sync += product.eq((product << MUL_DIGIT_BITS) + multiple)
+                    for product, factor in products:
+                        m.d.sync += product.eq((product << MUL_DIGIT_BITS) + sum(
+                            Mux(digit[k], factor << k, 0) for k in range(MUL_DIGIT_BITS)))
                 with m.If(measure == 1):
                     m.next = "CHECK"
             with m.State("CHECK"):
@@ -482,8 +476,8 @@ class EMAController(wiring.Component):
         """The PSSA encoder on the write side, the decoder on the read side, and the planner
         of their coded runs. For SAS descriptors ``rows`` is the tile's query rows,
         ``row_bytes`` its keys and, for reads, ``stride`` its coded length in words.
-        Appends to ``products`` the ``(register, factor, 3 * factor)`` entry whose product
-        with ``rows - 1`` the window bound needs."""
+        Appends to ``products`` the ``(register, factor)`` pair whose product with
+        ``rows - 1`` the window bound needs."""
         from hw.pssa import PSSADecoder, PSSAEncoder
 
         ema, pssa = self._ema, self._config.pssa
@@ -523,15 +517,13 @@ class EMAController(wiring.Component):
         # plus one more row; ``row_bits`` and the rounding term are registered because they
         # depend on the descriptor only.
         row_bits = Signal(ema.row_bytes_bits + (pssa.score_bits + 2).bit_length() + 1)
-        row_bits_triple = Signal(len(row_bits) + 2)
         rounding = Signal.like(row_bits)
         m.d.sync += [
             row_bits.eq(desc.row_bytes * (pssa.score_bits + 2) + pssa.lanes),
-            row_bits_triple.eq(desc.row_bytes * (3 * (pssa.score_bits + 2)) + 3 * pssa.lanes),
             rounding.eq(row_bits + ema.data_width - 1),
         ]
         tile_bits = Signal(ema.rows_bits + len(row_bits))
-        products.append((tile_bits, row_bits, row_bits_triple))
+        products.append((tile_bits, row_bits))
         write_words = (tile_bits + rounding) >> (ema.data_width.bit_length() - 1)
         return {
             "misshaped": ((desc.rows > pssa.max_rows) | (desc.row_bytes > pssa.max_keys) |
