@@ -155,8 +155,8 @@ class SDProcessor(wiring.Component):
     EMA's transfer time, a GEMM the array's tile time (``DBSCArray.ideal_cycles``) plus the
     converters' fill (``BufferReader.latency`` + 2 ``SkidBuffer.latency``: one skid buffer by
     the converter, one at the array's port), the result path (``SkidBuffer.latency``, the
-    array's own result buffer being its output register, + ``Requantizer.latency`` + ``BufferWriter.latency``) and :meth:`account_cycles` to add up
-    its MACs. A STORE's data, TIPS's command, probabilities and bitmap, and a SAS_STORE's
+    array's own result buffer being its output register, + ``Requantizer.latency`` +
+    ``BufferWriter.latency``) and :meth:`account_cycles` to add up its MACs. A STORE's data, TIPS's command, probabilities and bitmap, and a SAS_STORE's
     scores pass one ``SkidBuffer`` each.
     """
 
@@ -272,6 +272,12 @@ class SDProcessor(wiring.Component):
             m.submodules[name] = ResetInserter(clear)(buffer)
             return buffer
 
+        def port_skid(name, outer, sink, clear):
+            """A steered skid buffer at the far end of a crossing, after ``outer``."""
+            port = skid(name, outer.o.payload.shape(), clear, steered=True)
+            wiring.connect(m, outer.o, port.i)
+            wiring.connect(m, port.o, sink)
+
         act_skid = skid("act_skid", array.act.payload.shape(), gemm_clear, steered=True)
         wgt_skid = skid("wgt_skid", array.wgt.payload.shape(), gemm_clear, steered=True)
         prec_skid = skid("prec_skid", array.prec.payload.shape(), gemm_clear, steered=True)
@@ -284,19 +290,14 @@ class SDProcessor(wiring.Component):
         # logic. The input ports' ones are steered: the array's take decisions then enable
         # their pointers, not every payload bit.
         for name, outer in (("act", act_skid), ("wgt", wgt_skid), ("prec", prec_skid)):
-            port = skid(f"{name}_port_skid", outer.o.payload.shape(), gemm_clear, steered=True)
-            wiring.connect(m, outer.o, port.i)
-            wiring.connect(m, port.o, getattr(array, name))
+            port_skid(f"{name}_port_skid", outer, getattr(array, name), gemm_clear)
         # The results leave the array through its own (steered) skid buffer, the one its
         # stall is taken from: ``res_skid`` at the far side is the pair's second.
         wiring.connect(m, array.res, res_skid.i)
         # STORE's data and the score tiles into the PSSA encoder cross the chip to the EMA
         # too: a second, steered, skid buffer at the EMA's side, as at the array's ports, so
         # that the EMA's ready decisions enable pointers there and nothing reaches back.
-        store_port = skid("store_port_skid", dma.wr_data.payload.shape(), store_clear,
-                          steered=True)
-        wiring.connect(m, store_skid.o, store_port.i)
-        wiring.connect(m, store_port.o, dma.wr_data)
+        port_skid("store_port_skid", store_skid, dma.wr_data, store_clear)
         wiring.connect(m, weight_reader.items, wgt_skid.i)
         wiring.connect(m, bitmap_reader.items, prec_skid.i)
         wiring.connect(m, store_reader.items, store_skid.i)
@@ -336,10 +337,7 @@ class SDProcessor(wiring.Component):
         if ema.sas_codec:
             sas_in_skid = skid("sas_in_skid", dma.sas_scores_in.payload.shape(), sas_clear)
             wiring.connect(m, sas_reader.items, sas_in_skid.i)
-            sas_port = skid("sas_port_skid", dma.sas_scores_in.payload.shape(), sas_clear,
-                            steered=True)
-            wiring.connect(m, sas_in_skid.o, sas_port.i)
-            wiring.connect(m, sas_port.o, dma.sas_scores_in)
+            port_skid("sas_port_skid", sas_in_skid, dma.sas_scores_in, sas_clear)
             m.d.comb += sas_reader.stop.eq(sas_clear)
             m.d.comb += [
                 sas_writer.items.valid.eq(dma.sas_scores_out.valid),
