@@ -10,7 +10,8 @@ their own small delay and no routing. Paths with the same start and end register
 Yosys gives the flip-flops, without the bit suffix) form one *family*.
 
 With ``--routed REPORT`` it reads a nextpnr report written with ``--detailed-timing-report``
-instead, and groups the register endpoints whose post-route arrival time exceeds the threshold
+instead (every FPGA row of ``sdproc synth`` writes one: ``build/synth/<block>-<hash>/<target>/
+report.json``), and groups the register endpoints whose post-route arrival time exceeds the threshold
 by register and port: **measured** after place-and-route, but without the start of each path
 (nextpnr reports arrival times per endpoint, and one critical path per clock).
 

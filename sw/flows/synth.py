@@ -335,11 +335,11 @@ write_json netlist.json
     log = workdir / "pnr.log"
     try:
         # ``--tmg-ripup``: the router also rips up and reroutes nets on failing paths, not only
-        # congested ones (measured on the top's ``-nodsp`` netlist: 85.0 -> 89.2 MHz).
+        # congested ones (measured on the top's ``-nodsp`` netlist: 85.0 -> 89.2 MHz). The
+        # detailed report's per-endpoint arrival times feed ``sdproc paths --routed``.
         _run([*command, "--json", "netlist.json", "--freq", freq, "--seed", "1",
-              "--tmg-ripup", "--timing-allow-fail", "--report", "report.json", "-q",
-              "-l", log.name],
-             workdir, log)
+              "--tmg-ripup", "--timing-allow-fail", "--report", "report.json",
+              "--detailed-timing-report", "-q", "-l", log.name], workdir, log)
     except FlowError as e:
         # Logic cells also hold the flip-flops and carries that no LUT absorbs, so a design
         # under the LUT count may still not fit: nextpnr says so while placing.
