@@ -9,7 +9,7 @@ from amaranth.sim import Simulator
 from hw import registry
 from hw.common import SignedMAC
 from sw.config import load_config
-from sw.flows import synth, tools
+from sw.flows import paths, synth, tools
 from sw.flows.harness import RegisteredHarness, port_widths
 from tests.flows.probe import PROBE_COUNTER_BITS, PROBE_MEMORY_BITS, Probe
 
@@ -86,6 +86,17 @@ def test_probe_figures(probe_rows):
     assert 80 <= ecp5["fmax_mhz"] <= 1000
     assert ecp5["critical_path"]
     assert 30 <= probe_rows["ice40"]["fmax_mhz"] <= 1000
+
+
+def test_fpga_report_lists_every_routed_endpoint(probe_rows, synth_root):
+    """The flow's own nextpnr report feeds ``sdproc paths --routed``: every register endpoint
+    of the placed probe, its accumulator among them, arrives within the critical path."""
+    (report,) = synth_root.glob("probe-*/ecp5/report.json")
+    found = paths.routed_endpoints(json.loads(report.read_text()), threshold_ns=0.0)
+    assert found["groups"] and found["blocks"]
+    assert any(row["end"] == "dut.total" for row in found["groups"]), found["groups"][:5]
+    worst = max(row["worst_ns"] for row in found["groups"])
+    assert 0 < worst <= 1000 / probe_rows["ecp5"]["fmax_mhz"] + 0.01
 
 
 def test_distributed_ram_hint_does_not_stop_ice40(synth_root):
