@@ -10,10 +10,11 @@ their own small delay and no routing. Paths with the same start and end register
 Yosys gives the flip-flops, without the bit suffix) form one *family*.
 
 With ``--routed REPORT`` it reads a nextpnr report written with ``--detailed-timing-report``
-instead (every FPGA row of ``sdproc synth`` writes one: ``build/synth/<block>-<hash>/<target>/
-report.json``), and groups the register endpoints whose post-route arrival time exceeds the threshold
-by register and port: **measured** after place-and-route, but without the start of each path
-(nextpnr reports arrival times per endpoint, and one critical path per clock).
+instead (every FPGA row of ``sdproc synth`` writes one:
+``build/synth/<block>-<hash>/<target>/report.json``), and groups the register endpoints whose
+post-route arrival time exceeds the threshold by register and port: **measured** after
+place-and-route, but without the start of each path (nextpnr reports arrival times per
+endpoint, and one critical path per clock).
 
 The estimate's figures are a **model**, not a timing analysis: routing in a placed design varies from
 0.2 ns (neighbouring cells) to 3 ns (high fan-out or far apart); in the default top, nets
