@@ -242,7 +242,11 @@ class DBSCArray(TimingModel, wiring.Component):
             m.d.sync += hold_act.eq(shifted)
             with m.If(finishing):
                 m.d.sync += hold_valid.eq(0)
-        with m.If(take):
+        can_take = advance & issuing & (~hold_valid | finishing)
+        # The held beat's data loads whenever the stage could take one, taken or not: it only
+        # counts under ``hold_valid`` (a PE ignores an invalid slice), and the wide register's
+        # enable then waits on four flip-flops instead of on ``take``'s terms.
+        with m.If(can_take):
             lanes = []
             for r in range(rows):
                 lane = self.act.payload[r]
@@ -251,14 +255,14 @@ class DBSCArray(TimingModel, wiring.Component):
                     # baseline still issues them, they must be zero.
                     lane = Mux(new_high[r], lane, lane & Const(-(1 << low_bits), act_bits))
                 lanes.append(lane)
+            m.d.sync += hold_act.eq(Cat(lanes))
+        with m.If(take):
             m.d.sync += [
                 hold_valid.eq(1), hold_left.eq(new_slices - 1), hold_top.eq(1),
                 hold_final.eq(new_slices == 1), hold_shift.eq(self.max_shift),
-                hold_act.eq(Cat(lanes)),
                 hold_first.eq(new_first), hold_last.eq(new_last), hold_swap.eq(new_swap),
             ]
         m.d.comb += self.act.ready.eq(take)
-        can_take = advance & issuing & (~hold_valid | finishing)
 
         def slices_for(high):
             return Mux(high, self.slices_high, self.slices_low)
@@ -294,7 +298,8 @@ class DBSCArray(TimingModel, wiring.Component):
             # In WS the loader drives ``wgt.ready`` instead (below).
             m.d.comb += self.wgt.ready.eq(Mux(os_mode, take, 0) if has_ws else take)
             hold_w = Signal(unsigned(cfg.weight_bits * cols))
-            with m.If(take):
+            # Loaded as ``hold_act`` is, whenever the stage could take a beat.
+            with m.If(can_take):
                 m.d.sync += hold_w.eq(self.wgt.payload.as_value())
             for col in range(cols):
                 signal = hold_w[col * cfg.weight_bits:(col + 1) * cfg.weight_bits].as_signed()
