@@ -986,7 +986,8 @@ class SDProcessor(wiring.Component):
         m.d.sync += [
             error_pending.eq((fail | overflow) & ~stopped & ~clear_error),
             pending_cause.eq(Mux(fail, fail_cause, ErrorCause.OVERFLOW)),
-            pending_detail.eq(Mux(fail, fail_detail, 0)),
+            # Zero unless failing (it is driven only where ``fail`` is): no reset term on ``fail``.
+            pending_detail.eq(fail_detail),
             pending_index.eq(Mux(fail, sequence - 1, sequence + queue.level)),
         ]
         with m.If(error_pending):
