@@ -246,15 +246,15 @@ class DBSCArray(TimingModel, wiring.Component):
         # The held beat's data loads whenever the stage could take one, taken or not: it only
         # counts under ``hold_valid`` (a PE ignores an invalid slice), and the wide register's
         # enable then waits on four flip-flops instead of on ``take``'s terms.
+        lanes = []
+        for r in range(rows):
+            lane = self.act.payload[r]
+            if low_bits:
+                # A low token skips its low slices; where its group or the bit-parallel
+                # baseline still issues them, they must be zero.
+                lane = Mux(new_high[r], lane, lane & Const(-(1 << low_bits), act_bits))
+            lanes.append(lane)
         with m.If(can_take):
-            lanes = []
-            for r in range(rows):
-                lane = self.act.payload[r]
-                if low_bits:
-                    # A low token skips its low slices; where its group or the bit-parallel
-                    # baseline still issues them, they must be zero.
-                    lane = Mux(new_high[r], lane, lane & Const(-(1 << low_bits), act_bits))
-                lanes.append(lane)
             m.d.sync += hold_act.eq(Cat(lanes))
         with m.If(take):
             m.d.sync += [
