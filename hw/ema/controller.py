@@ -76,8 +76,10 @@ class EMAController(wiring.Component):
         cycles after the cycle it happens in; from the cycle after a status handshake, the
         counters include all of that descriptor's traffic.
     counters_clear : ``In(1)``
-        Zero every counter in the next cycle; the events of the clear's cycle and of the
-        cycles before it that the counters do not show yet are dropped.
+        Zero every counter. Like an event, a clear shows ``counter_latency`` cycles after its
+        cycle: the counters then read zero and go on with the events from the cycle after the
+        clear (those of its cycle and before are dropped). A reset zeroes them the same way
+        (the counters have no reset of their own).
     busy : ``Out(1)``
         A descriptor is past its window check and not yet reported (the cycles ``stalls``
         counts from).
@@ -142,8 +144,8 @@ class EMAController(wiring.Component):
         #: Cycles from an R beat to the ``rd_data`` beat it completes: the read aligner, then
         #: the skid buffer that registers ``rd_data.ready`` for it.
         self.read_latency = ReadAligner.latency + SkidBuffer.latency
-        #: Cycles from an event (or a clear) to the ``counters`` it changes: the increments are
-        #: registered before the adds.
+        #: Cycles from an event (or a clear) to the ``counters`` it changes: the increments
+        #: (and the clear) are registered before the adds.
         self.counter_latency = 2
 
     def elaborate(self, platform):
@@ -539,7 +541,11 @@ class EMAController(wiring.Component):
         # Each cycle's increments and the running descriptor's (class, direction) are
         # registered before the adds: the read aligner's byte count comes from its row cursor,
         # and feeding it straight into 32 counter adds was the longest path of the processor.
-        # A cleared cycle registers no increment, so clearing stays exact, one cycle later.
+        # A cleared cycle registers no increment, and the counters zero a cycle later, so a
+        # clear has an event's latency. The counters and the staged increments have no reset:
+        # each takes its clear from a single register (the counters from ``clearing``, which
+        # the block reset sets), not from a LUT joining the chip-wide reset to the clear, which
+        # was the top's longest path.
         lanes = self._ema.data_bytes
         is_write = desc.direction == Direction.WRITE
         beat = Mux(is_write, w_fire, r_fire)
@@ -548,8 +554,13 @@ class EMAController(wiring.Component):
         increments = {"bytes": moved, "beats": beat, "bursts": burst_fire,
                       "stalls": self.busy & ~beat}
         assert tuple(increments) == COUNTER_KINDS
-        staged = {kind: Signal(range(lanes + 1) if kind == "bytes" else 1, name=f"count_{kind}")
+        staged = {kind: Signal(range(lanes + 1) if kind == "bytes" else 1, name=f"count_{kind}",
+                               reset_less=True)
                   for kind in COUNTER_KINDS}
+        clearing = Signal(init=1)
+        m.d.sync += clearing.eq(self.counters_clear)
+        totals = Signal(counters_layout(self._ema), reset_less=True)
+        m.d.comb += self.counters.eq(totals)
         target = Signal(len(TrafficClass) * len(Direction))
         m.d.sync += target.eq(Const(1) << Cat(desc.direction, desc.tclass))
         with m.If(self.counters_clear):
@@ -558,11 +569,11 @@ class EMAController(wiring.Component):
             m.d.sync += [staged[kind].eq(increment) for kind, increment in increments.items()]
         for tclass in TrafficClass:
             for direction in Direction:
-                counters = self.counters[tclass.value][direction.value]
+                counters = totals[tclass.value][direction.value]
                 selected = target[tclass.value * len(Direction) + direction.value]
                 for kind in COUNTER_KINDS:
                     counter = getattr(counters, kind)
-                    with m.If(self.counters_clear):
+                    with m.If(clearing):
                         m.d.sync += counter.eq(0)
                     with m.Elif(selected):
                         m.d.sync += counter.eq(counter + staged[kind])

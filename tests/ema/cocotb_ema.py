@@ -15,6 +15,7 @@ from cocotb.triggers import RisingEdge  # noqa: E402
 from cocotbext.axi import AxiBus  # noqa: E402
 from cocotbext.axi.axi_ram import AxiRamRead, AxiRamWrite  # noqa: E402
 
+from hw.ema.controller import EMAController  # noqa: E402
 from hw.ema.layouts import (counters_layout, descriptor_layout, status_layout,  # noqa: E402
                             window_layout)
 from sw.flows.cocotb_lib import (StreamSink, StreamSource, config_from_env,  # noqa: E402
@@ -130,6 +131,7 @@ class Bench:
         self.status_layout = status_layout(
             len(dut.status__payload) - status_layout().size)
         self.counters_layout = counters_layout(ema)
+        self.counter_latency = EMAController(self.config).counter_latency
         self.windows = {c: (0, self.full) for c in range(4)}
         self._drive_windows()
         dut.counters_clear.value = 0
@@ -264,7 +266,8 @@ class Bench:
         self.dut.counters_clear.value = 0
         self.busy_cycles.clear()
         self.expected_traffic.clear()
-        await RisingEdge(self.dut.clk)
+        for _ in range(self.counter_latency):
+            await RisingEdge(self.dut.clk)
         assert all(int(v) == 0 for c in self.counters() for d in c
                    for v in (d.bytes, d.beats, d.bursts, d.stalls))
 
