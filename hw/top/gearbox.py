@@ -47,7 +47,6 @@ class _WordQueue:
         self.tag = Signal(tag_bits, name=f"{name}_tag")
         self.pop = Signal(name=f"{name}_pop")
         self.clear = Signal(name=f"{name}_clear")
-        self.room = Signal(name=f"{name}_room")
         self.head_valid = Signal(name=f"{name}_head_valid")
         self.pending = Signal(name=f"{name}_pending")   # anything in flight or queued
         width = len(rd_data)
@@ -64,9 +63,11 @@ class _WordQueue:
         write_at = Signal(range(ring_depth), name=f"{name}_write_at")
         read_at = Signal(range(ring_depth), name=f"{name}_read_at")
         ring_count = Signal(range(ring_depth + 1), name=f"{name}_ring_count")
-        # Words queued or in flight, kept apart from the queue's own counts: ``room`` is then
-        # one compare of a register, and the fetch decision that it enables stays short.
+        # Words queued or in flight, kept apart from the queue's own counts. ``room`` is a
+        # flip-flop loaded with the compare of the next occupancy, so the fetch decision that
+        # it enables starts from registers and has no compare in it.
         occupancy = Signal(range(_QUEUE_DEPTH + 1), name=f"{name}_occupancy")
+        self.room = Signal(name=f"{name}_room", init=1)
         in_flight = sum(flight)
         self.head = head[:width]
         self.head_tag = head[width:]
@@ -80,10 +81,10 @@ class _WordQueue:
         to_ring = arrives & ~(head_free & ~ring_held)
         from_ring = head_free & ring_held
         m.d.comb += [
-            self.room.eq(occupancy < _QUEUE_DEPTH),
             self.pending.eq(self.head_valid | ring_held | (in_flight != 0)),
         ]
-        m.d.sync += occupancy.eq(occupancy + self.fetch - self.pop)
+        next_occupancy = occupancy + self.fetch - self.pop
+        m.d.sync += [occupancy.eq(next_occupancy), self.room.eq(next_occupancy < _QUEUE_DEPTH)]
         m.d.sync += [flight[0].eq(self.fetch), flight_tags[0].eq(self.tag)]
         for i in range(1, READ_LATENCY):
             m.d.sync += [flight[i].eq(flight[i - 1]), flight_tags[i].eq(flight_tags[i - 1])]
@@ -103,7 +104,7 @@ class _WordQueue:
                          self.head_valid.eq(ring_held | arrives)]
         with m.If(self.clear):
             m.d.sync += [ring_count.eq(0), write_at.eq(0), read_at.eq(0),
-                         self.head_valid.eq(0), occupancy.eq(0)]
+                         self.head_valid.eq(0), occupancy.eq(0), self.room.eq(1)]
             m.d.sync += [valid.eq(0) for valid in flight]
 
 
@@ -430,6 +431,10 @@ class RowMajorReader(wiring.Component):
         # decision and the last-row test enable the pointers and counters.
         fetching = Signal()
         at_last_row = Signal()
+        # The item being fetched ends its chunk: ``at_last_row`` and, for narrow items, the
+        # last lane of the word. Kept as a flag so that ``chunk_ptr``'s enable is the fetch
+        # decision and one flip-flop.
+        chunk_ends = Signal()
         single_row = Signal()
         taken = Signal()
         fetch = Signal()
@@ -446,20 +451,20 @@ class RowMajorReader(wiring.Component):
             item_fetched.eq(fetch & (sub == self.per_item - 1)),
         ]
 
+        last_lane = self.per_word - 1
+        next_at_last_row = Mux(at_last_row, single_row, row + 1 == last_row)
+        next_lane = Mux(at_last_row, Mux(lane == last_lane, 0, lane + 1), lane)
         with m.If(item_fetched):
-            m.d.sync += at_last_row.eq(Mux(at_last_row, single_row, row + 1 == last_row))
+            m.d.sync += [at_last_row.eq(next_at_last_row), lane.eq(next_lane),
+                         chunk_ends.eq(next_at_last_row & (next_lane == last_lane))]
             with m.If(at_last_row):
                 m.d.sync += [row.eq(0), row_ptr.eq(chunk_ptr), chunks_left.eq(chunks_left - 1),
                              fetching.eq(chunks_left != 1)]
-                if self.per_item > 1:
-                    m.d.sync += [chunk_ptr.eq(chunk_ptr + self.per_item),
-                                 row_ptr.eq(chunk_ptr + self.per_item)]
-                else:
-                    m.d.sync += lane.eq(Mux(lane == self.per_word - 1, 0, lane + 1))
-                    with m.If(lane == self.per_word - 1):
-                        m.d.sync += [chunk_ptr.eq(chunk_ptr + 1), row_ptr.eq(chunk_ptr + 1)]
             with m.Else():
                 m.d.sync += [row.eq(row + 1), row_ptr.eq(row_ptr + row_words)]
+        chunk_step = self.per_item if self.per_item > 1 else 1
+        with m.If(item_fetched & chunk_ends):
+            m.d.sync += [chunk_ptr.eq(chunk_ptr + chunk_step), row_ptr.eq(chunk_ptr + chunk_step)]
         if self.per_item > 1:
             with m.If(fetch):
                 m.d.sync += sub.eq(Mux(sub == self.per_item - 1, 0, sub + 1))
@@ -495,7 +500,8 @@ class RowMajorReader(wiring.Component):
                          chunk_ptr.eq(self.base), row_ptr.eq(self.base), lane.eq(0), sub.eq(0),
                          row.eq(0), chunks_left.eq(Mux(self.rows == 0, 0, self.chunks)),
                          fetching.eq((self.rows != 0) & (self.chunks != 0)),
-                         at_last_row.eq(self.rows == 1), single_row.eq(self.rows == 1)]
+                         at_last_row.eq(self.rows == 1), single_row.eq(self.rows == 1),
+                         chunk_ends.eq(self.rows == 1 if last_lane == 0 else 0)]
         with m.If(self.stop):
             m.d.sync += [chunks_left.eq(0), fetching.eq(0)]
         return m
