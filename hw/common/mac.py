@@ -86,9 +86,11 @@ class SignedMAC(wiring.Component):
 
         # Operand stage. One extra bit lets a single signed multiplier serve both readings
         # of ``a``.
-        a_ext = Signal(signed(self.a_width + 1))
-        b = Signal(signed(self.b_width))
-        shift_1 = Signal.like(self.shift)
+        # The operands and products carry no reset: each sum starts with ``clear``, and the
+        # flags that say so have one.
+        a_ext = Signal(signed(self.a_width + 1), reset_less=True)
+        b = Signal(signed(self.b_width), reset_less=True)
+        shift_1 = Signal.like(self.shift, reset_less=True)
         clear_1 = Signal()
         en_1 = Signal()
         sign = self.a[-1] & self.a_signed
@@ -102,8 +104,8 @@ class SignedMAC(wiring.Component):
             ]
 
         # Product stage.
-        product = Signal(signed(self.a_width + 1 + self.b_width))
-        shift_2 = Signal.like(self.shift)
+        product = Signal(signed(self.a_width + 1 + self.b_width), reset_less=True)
+        shift_2 = Signal.like(self.shift, reset_less=True)
         clear_2 = Signal()
         en_2 = Signal()
         with m.If(step):

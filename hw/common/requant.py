@@ -89,15 +89,16 @@ class Requantizer(wiring.Component):
                          self.o.valid.eq(shifted_valid)]
 
         # The shift travels with its beat to the shifter.
-        rounded_shift = Signal.like(self.shift)
+        # The data registers carry no reset: the valid flags beside them do.
+        rounded_shift = Signal.like(self.shift, reset_less=True)
         with m.If(advance):
             m.d.sync += rounded_shift.eq(self.shift)
         # Half of the last dropped bit's weight, added before the shift: round half up.
         half = Signal(unsigned(self.acc_bits), name="half")
         m.d.comb += half.eq((1 << self.shift) >> 1)
         for lane in range(self.lanes):
-            rounded = Signal(signed(self.acc_bits + 1), name=f"rounded_{lane}")
-            shifted = Signal(signed(self.acc_bits + 1), name=f"shifted_{lane}")
+            rounded = Signal(signed(self.acc_bits + 1), name=f"rounded_{lane}", reset_less=True)
+            shifted = Signal(signed(self.acc_bits + 1), name=f"shifted_{lane}", reset_less=True)
             with m.If(advance):
                 m.d.sync += [rounded.eq(self.i.payload[lane] + half),
                              shifted.eq(rounded >> rounded_shift)]

@@ -55,26 +55,31 @@ class SkidBuffer(wiring.Component):
         if self._steered:
             return self._elaborate_steered()
         m = Module()
-        skid_payload = Signal.like(self.i.payload, name="skid_payload")
+        # The payloads carry no reset: they are read only under the valid flags, and a reset
+        # would only add loads to the chip-wide reset net.
+        skid_payload = Signal.like(self.i.payload, name="skid_payload", reset_less=True)
+        payload = Signal.like(self.o.payload, name="payload", reset_less=True)
+        m.d.comb += self.o.payload.eq(payload)
         skid_valid = Signal()
         # i.ready is registered: it is low exactly when the skid entry is occupied.
         m.d.comb += self.i.ready.eq(~skid_valid)
         output_free = ~self.o.valid | self.o.ready
         with m.If(output_free):
             with m.If(skid_valid):
-                m.d.sync += [self.o.payload.eq(skid_payload), self.o.valid.eq(1),
+                m.d.sync += [payload.eq(skid_payload), self.o.valid.eq(1),
                              skid_valid.eq(0)]
             with m.Else():
                 m.d.sync += self.o.valid.eq(self.i.valid)
                 with m.If(self.i.valid):
-                    m.d.sync += self.o.payload.eq(self.i.payload)
+                    m.d.sync += payload.eq(self.i.payload)
         with m.Elif(self.i.valid & self.i.ready):
             m.d.sync += [skid_payload.eq(self.i.payload), skid_valid.eq(1)]
         return m
 
     def _elaborate_steered(self):
         m = Module()
-        entries = [Signal.like(self.i.payload, name=f"entry_{k}") for k in range(2)]
+        entries = [Signal.like(self.i.payload, name=f"entry_{k}", reset_less=True)
+                   for k in range(2)]
         write_at = Signal()
         read_at = Signal()
         # ``full`` (both entries held) and ``held`` (at least one) are kept as flip-flops:

@@ -122,8 +122,10 @@ class SlicePE(wiring.Component):
             os_mode = int(self.has_os)
 
         if self.has_ws:
-            w_shadow = Signal(signed(self.weight_bits))
-            w_active = Signal(signed(self.weight_bits))
+            # Weights carry no reset: the loader fills the shadow before a chunk's first token
+            # swaps it in.
+            w_shadow = Signal(signed(self.weight_bits), reset_less=True)
+            w_active = Signal(signed(self.weight_bits), reset_less=True)
             with m.If(step & self.load):
                 m.d.sync += w_shadow.eq(self.load_data)
             with m.If(step & act.valid & act.swap):

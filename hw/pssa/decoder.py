@@ -142,7 +142,8 @@ class PSSADecoder(CodecSide):
         # consumed last, whose length ``lag`` (one-hot over ``shifts``) says. Shifting it out
         # happens in the next cycle from registers (``aligned``), off the loop. Bits of
         # ``aligned`` at and above ``fill`` are zero.
-        buffer = Signal(capacity)
+        # Every command clears ``buffer``, so it needs no reset of its own.
+        buffer = Signal(capacity, reset_less=True)
         lag = Signal(len(shifts), init=1)
         fill = Signal(range(capacity + 1))
         # A copy of ``fill`` for the word's shifter, so that the comparisons do not share its
@@ -204,7 +205,7 @@ class PSSADecoder(CodecSide):
 
         # Two registered stages after the loop: the payload and its bitmap (``staged``), then
         # the unpacked scores (``scores``). Each advances when the next one is free.
-        staged_payload = Signal(payload_bits)
+        staged_payload = Signal(payload_bits, reset_less=True)
         staged_mask = Signal(lanes)
         staged_valid = Signal()
         out_free = ~self.scores.valid | self.scores.ready

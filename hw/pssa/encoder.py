@@ -101,7 +101,8 @@ class PSSAEncoder(CodecSide):
         # payload (``held``, from the previous code step): the header-ahead order. Both come
         # from the coder's output and a register, so the pairing adds no logic depth to the
         # compaction; a longest pair is a header and a full payload, ``max_chunk_bits``.
-        pruned_scores = Signal.like(self.scores.payload)
+        # The data registers of the prune and code stages carry no reset: their valid flags do.
+        pruned_scores = Signal.like(self.scores.payload, reset_less=True)
         pruned_mask = Signal(lanes)
         pruned_reference = Signal(lanes)
         pruned_valid = Signal()
@@ -110,7 +111,7 @@ class PSSAEncoder(CodecSide):
             coder.mask.eq(pruned_mask),
             coder.reference.eq(pruned_reference),
         ]
-        staged_chunk = Signal(p.max_chunk_bits)
+        staged_chunk = Signal(p.max_chunk_bits, reset_less=True)
         staged_length = Signal(range(p.max_chunk_bits + 1))
         staged_kept = Signal.like(coder.kept)
         staged_valid = Signal()

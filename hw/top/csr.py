@@ -173,7 +173,9 @@ class CSRBank(wiring.Component):
         read_index = Signal.like(bus.araddr[2:])
         groups = [self.registers[start:start + _READ_GROUP]
                   for start in range(0, len(self.registers), _READ_GROUP)]
-        group_values = [Signal(32, name=f"read_group_{g}") for g in range(len(groups))]
+        # Qualified by ``group_pending``: no reset needed.
+        group_values = [Signal(32, name=f"read_group_{g}", reset_less=True)
+                        for g in range(len(groups))]
         group_index = Signal(range(len(groups)))
         index_known = Signal()
         m.d.comb += [bus.arready.eq(~rvalid & ~read_pending & ~group_pending),

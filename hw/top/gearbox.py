@@ -51,15 +51,18 @@ class _WordQueue:
         self.pending = Signal(name=f"{name}_pending")   # anything in flight or queued
         width = len(rd_data)
         flight = [Signal(name=f"{name}_flight_{i}") for i in range(READ_LATENCY)]
-        flight_tags = [Signal(tag_bits, name=f"{name}_flight_tag_{i}")
+        flight_tags = [Signal(tag_bits, name=f"{name}_flight_tag_{i}", reset_less=True)
                        for i in range(READ_LATENCY)]
+        # The words and tags carry no reset: they are read only under valid flags that have one,
+        # and every reset flip-flop is one more load on the chip-wide reset net.
         # The head is a register of its own, so that the item selected from it comes straight
         # from flip-flops; the words behind it wait in a ring written only as they arrive.
         # ``pop`` (the consumer's decision) then enables the head and the ring's pointers, not
         # every queued word.
-        head = Signal(width + tag_bits, name=f"{name}_head")
+        head = Signal(width + tag_bits, name=f"{name}_head", reset_less=True)
         ring_depth = _QUEUE_DEPTH - 1
-        ring = [Signal(width + tag_bits, name=f"{name}_ring_{i}") for i in range(ring_depth)]
+        ring = [Signal(width + tag_bits, name=f"{name}_ring_{i}", reset_less=True)
+                for i in range(ring_depth)]
         write_at = Signal(range(ring_depth), name=f"{name}_write_at")
         read_at = Signal(range(ring_depth), name=f"{name}_read_at")
         ring_count = Signal(range(ring_depth + 1), name=f"{name}_ring_count")
@@ -227,7 +230,7 @@ class BufferReader(wiring.Component):
                 m.d.sync += lane.eq(0)
         else:
             # Wide items: gather ``per_item`` words, least significant first.
-            gathered = Signal(self.per_item * self.word_bits)
+            gathered = Signal(self.per_item * self.word_bits, reset_less=True)
             have = Signal(range(self.per_item + 1))
             m.d.comb += [
                 self.items.valid.eq((have == self.per_item) & self.busy),
@@ -313,7 +316,8 @@ class BufferWriter(wiring.Component):
         addr = Signal(len(self.wr_addr) + 1)
         left = Signal.like(self.count)
         pending = Signal()          # a finished word waits in ``word``
-        word = Signal(self.word_bits if self.per_item == 1 else self.per_item * self.word_bits)
+        word = Signal(self.word_bits if self.per_item == 1 else self.per_item * self.word_bits,
+                      reset_less=True)
         taken = Signal()
         # ``left != 0`` and ``left == 1`` as flags set a cycle ahead: ``items.ready`` and the
         # sequencer's wait on ``busy`` come from registers instead of wide compares.
@@ -481,7 +485,7 @@ class RowMajorReader(wiring.Component):
                 self.busy.eq((chunks_left != 0) | queue.pending),
             ]
         else:
-            gathered = Signal(self.per_item * self.word_bits)
+            gathered = Signal(self.per_item * self.word_bits, reset_less=True)
             have = Signal(range(self.per_item + 1))
             m.d.comb += [
                 queue.pop.eq(queue.head_valid & ((have != self.per_item) | taken)),

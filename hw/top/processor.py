@@ -579,7 +579,10 @@ class SDProcessor(wiring.Component):
         # decision, which also enables its own counters, does not have to reach the block RAM
         # in the same cycle; and the data is registered right after the memory, because a
         # block RAM's clock-to-output leaves no room for the readers' muxes.
-        read_words = [Signal(W, name=f"read_word_{buf.name.lower()}") for buf in Buffer]
+        # The words and addresses carry no reset (the enables and owners have one): fewer
+        # loads on the chip-wide reset net.
+        read_words = [Signal(W, name=f"read_word_{buf.name.lower()}", reset_less=True)
+                      for buf in Buffer]
         for buf in Buffer:
             rp, wp = rports[buf.value], wports[buf.value]
             m.d.sync += read_words[buf.value].eq(rp.data)
@@ -588,7 +591,8 @@ class SDProcessor(wiring.Component):
                 m.d.comb += reader.rd_data.eq(read_words[buf.value])
                 addr = Mux(owner, reader.rd_addr, addr)
                 en = Mux(owner, reader.rd_en, en)
-            port_addr = Signal.like(rp.addr, name=f"read_addr_{buf.name.lower()}")
+            port_addr = Signal.like(rp.addr, name=f"read_addr_{buf.name.lower()}",
+                                    reset_less=True)
             port_en = Signal(name=f"read_en_{buf.name.lower()}")
             m.d.sync += [port_addr.eq(addr), port_en.eq(en)]
             m.d.comb += [rp.addr.eq(port_addr), rp.en.eq(port_en)]
