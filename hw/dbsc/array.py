@@ -466,8 +466,7 @@ class DBSCArray(TimingModel, wiring.Component):
             for col in range(cols):
                 signal = pes[rows - 1][col].psum_out
                 for d in range(cols - 1 - col):
-                    delayed = Signal(signed(cfg.acc_bits), name=f"deskew_{col}_{d}",
-                                     reset_less=True)
+                    delayed = Signal(signed(cfg.acc_bits), name=f"deskew_{col}_{d}")
                     with m.If(advance):
                         m.d.sync += delayed.eq(signal)
                     signal = delayed

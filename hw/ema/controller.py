@@ -167,10 +167,7 @@ class EMAController(wiring.Component):
         # real ones to ``outstanding``, the extra entry keeps phantom bursts flowing meanwhile.
         m.submodules.tracks = tracks = StreamFIFO(track_layout(ema), max(2, ema.outstanding + 1))
 
-        # The descriptor, the values derived from it and the window check's operands carry no
-        # reset: each is loaded (or recomputed every cycle) before the FSM reads it, and every
-        # reset flip-flop is a load on the chip-wide reset net.
-        desc = Signal(descriptor_layout(ema), reset_less=True)
+        desc = Signal(descriptor_layout(ema))
         error = Signal(Status)
         is_write = desc.direction == Direction.WRITE
         writing = Signal(attrs={"keep": 1})
@@ -219,8 +216,8 @@ class EMAController(wiring.Component):
         # The class's window is selected a cycle before it is compared, which leaves one wide
         # compare per path; it is sampled in the last cycles of ``MEASURE``.
         tclass = desc.tclass.as_value()
-        base = Signal(ema.addr_width, reset_less=True)
-        limit = Signal(ema.addr_width, reset_less=True)
+        base = Signal(ema.addr_width)
+        limit = Signal(ema.addr_width)
         m.d.sync += [base.eq(self.window_base[tclass]), limit.eq(self.window_limit[tclass])]
         empty = (desc.rows == 0) | (desc.row_bytes == 0)
 
@@ -228,17 +225,17 @@ class EMAController(wiring.Component):
         # digit of ``rows - 1`` per cycle: done in one cycle they were the longest path of the
         # processor. ``span`` is ``(rows - 1) * stride``.
         steps = -(-ema.rows_bits // MUL_DIGIT_BITS)
-        multiplier = Signal(steps * MUL_DIGIT_BITS, reset_less=True)
+        multiplier = Signal(steps * MUL_DIGIT_BITS)
         digit = multiplier[-MUL_DIGIT_BITS:]
         measure = Signal(range(self.check_cycles + 1))
-        span = Signal(ema.rows_bits + ema.addr_width, reset_less=True)
+        span = Signal(ema.rows_bits + ema.addr_width)
         products = [(span, desc.stride)]
         # Wide enough that no descriptor wraps around the address space unnoticed.
-        last_byte = Signal(ema.rows_bits + ema.addr_width + 2, reset_less=True)
+        last_byte = Signal(ema.rows_bits + ema.addr_width + 2)
         # ``addr + row_bytes - 1`` and ``addr - 1`` depend on the descriptor only; registering
         # them leaves one add between ``span`` and ``last_byte``.
         row_end = Signal.like(last_byte)
-        addr_m1 = Signal(signed(ema.addr_width + 1), reset_less=True)
+        addr_m1 = Signal(signed(ema.addr_width + 1))
         m.d.sync += [row_end.eq(desc.addr + desc.row_bytes - 1), addr_m1.eq(desc.addr - 1)]
         next_last_byte = row_end + span
         misshaped = Const(0)
@@ -374,7 +371,7 @@ class EMAController(wiring.Component):
         # AxREADY, bursts in flight, track space) in front of all their register enables.
         # An empty ``held`` passes bursts straight through: no cycle is added.
         burst = stream.Signature(burst_layout(ema)).create()
-        held = Signal(burst_layout(ema), reset_less=True)   # read only while ``holding``
+        held = Signal(burst_layout(ema))
         holding = Signal()
         m.d.comb += [
             planned.ready.eq(~holding),
@@ -521,14 +518,13 @@ class EMAController(wiring.Component):
         # ``rows * row_bits`` is ``(rows - 1) * row_bits`` from the controller's multiplier
         # plus one more row; ``row_bits`` and the rounding term are registered because they
         # depend on the descriptor only.
-        row_bits = Signal(ema.row_bytes_bits + (pssa.score_bits + 2).bit_length() + 1,
-                          reset_less=True)
+        row_bits = Signal(ema.row_bytes_bits + (pssa.score_bits + 2).bit_length() + 1)
         rounding = Signal.like(row_bits)
         m.d.sync += [
             row_bits.eq(desc.row_bytes * (pssa.score_bits + 2) + pssa.lanes),
             rounding.eq(row_bits + ema.data_width - 1),
         ]
-        tile_bits = Signal(ema.rows_bits + len(row_bits), reset_less=True)
+        tile_bits = Signal(ema.rows_bits + len(row_bits))
         products.append((tile_bits, row_bits))
         write_words = (tile_bits + rounding) >> (ema.data_width.bit_length() - 1)
         return {
