@@ -121,7 +121,9 @@ class SignedMAC(wiring.Component):
             addend = product << shift_2
         else:
             addend = product
-        base = Mux(clear_2, 0, self.acc)
+        acc = Signal.like(self.acc, reset_less=True)   # every sum starts with ``clear``
+        m.d.comb += self.acc.eq(acc)
+        base = Mux(clear_2, 0, acc)
         with m.If(step & en_2):
-            m.d.sync += self.acc.eq(base + addend)
+            m.d.sync += acc.eq(base + addend)
         return m

@@ -466,7 +466,8 @@ class DBSCArray(TimingModel, wiring.Component):
             for col in range(cols):
                 signal = pes[rows - 1][col].psum_out
                 for d in range(cols - 1 - col):
-                    delayed = Signal(signed(cfg.acc_bits), name=f"deskew_{col}_{d}")
+                    delayed = Signal(signed(cfg.acc_bits), name=f"deskew_{col}_{d}",
+                                     reset_less=True)
                     with m.If(advance):
                         m.d.sync += delayed.eq(signal)
                     signal = delayed

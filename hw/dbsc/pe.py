@@ -156,6 +156,9 @@ class SlicePE(wiring.Component):
         # slice and may take the next sum's first product one cycle later: the flag travels
         # beside the slice's product to pick the sum up in that one cycle.
         finishing = [Signal(name=f"finishing_{i}") for i in range(mac.latency)]
+        # Read only under ``psum_valid``: no reset.
+        psum = Signal.like(self.psum_out, reset_less=True)
+        m.d.comb += self.psum_out.eq(psum)
         finished = finishing[-1]
         with m.If(step):
             m.d.sync += [
@@ -167,7 +170,7 @@ class SlicePE(wiring.Component):
             with m.If(finished):
                 if self.has_ws:
                     chained = Mux(os_mode, 0, self.psum_in)
-                    m.d.sync += self.psum_out.eq(mac.acc + chained)
+                    m.d.sync += psum.eq(mac.acc + chained)
                 else:
-                    m.d.sync += self.psum_out.eq(mac.acc)
+                    m.d.sync += psum.eq(mac.acc)
         return m
