@@ -466,9 +466,10 @@ class RowMajorReader(wiring.Component):
                              fetching.eq(chunks_left != 1)]
             with m.Else():
                 m.d.sync += [row.eq(row + 1), row_ptr.eq(row_ptr + row_words)]
-        chunk_step = self.per_item if self.per_item > 1 else 1
+        # A chunk is one word wide for narrow items (``per_item`` is then 1).
         with m.If(item_fetched & chunk_ends):
-            m.d.sync += [chunk_ptr.eq(chunk_ptr + chunk_step), row_ptr.eq(chunk_ptr + chunk_step)]
+            m.d.sync += [chunk_ptr.eq(chunk_ptr + self.per_item),
+                         row_ptr.eq(chunk_ptr + self.per_item)]
         if self.per_item > 1:
             with m.If(fetch):
                 m.d.sync += sub.eq(Mux(sub == self.per_item - 1, 0, sub + 1))
