@@ -439,7 +439,9 @@ class SDProcessor(wiring.Component):
         m.d.comb += overflow.eq(push & ~queue.i.ready)
 
         # Sequencer -------------------------------------------------------------------------
-        cmd = Signal(COMMAND_BITS)
+        # The command and the size computation's products carry no reset: the sequencer
+        # loads each before it reads it.
+        cmd = Signal(COMMAND_BITS, reset_less=True)
         ls = LoadStore(cmd)
         gm = Gemm(cmd)
         tp = Tips(cmd)
@@ -464,11 +466,11 @@ class SDProcessor(wiring.Component):
         # partial products of ``_DIGIT``-bit digits of ``mul_b``, their pairwise sums, the sum.
         mul_a = Signal(17)
         mul_b = Signal(17)
-        partials = [Signal(len(mul_a) + _DIGIT, name=f"partial_{i}")
+        partials = [Signal(len(mul_a) + _DIGIT, name=f"partial_{i}", reset_less=True)
                     for i in range(-(-len(mul_b) // _DIGIT))]
-        pair_sums = [Signal(len(mul_a) + len(mul_b), name=f"pair_sum_{i}")
+        pair_sums = [Signal(len(mul_a) + len(mul_b), name=f"pair_sum_{i}", reset_less=True)
                      for i in range(-(-len(partials) // 2))]
-        beats = Signal(len(mul_a) + len(mul_b))
+        beats = Signal(len(mul_a) + len(mul_b), reset_less=True)
         # Buffer ranges in command order: room (buffer depth - first word, negative past the
         # end), words used, buffer, used by the command.
         room = [Signal(signed(addr_bits + 1), name=f"room_{i}") for i in range(_SLOTS)]
