@@ -52,7 +52,9 @@ class PSSAEncoder(CodecSide):
     valid then. One beat (``lanes`` scores) per cycle whenever the coded beats average at most
     ``data_width`` bits and ``out`` is ready; otherwise the output bus is the limit
     (``data_width`` coded bits per cycle). A tile ends with one extra packer cycle (its last
-    payload).
+    payload). ``scores.ready`` comes from flip-flops only (a skid entry in front of the prune
+    stage catches the beat that arrives as the pipeline stalls), so no combinational path
+    runs from ``out.ready`` to ``scores.ready``.
     """
 
     latency = 4
@@ -168,20 +170,36 @@ class PSSAEncoder(CodecSide):
         with m.Elif(pack):
             m.d.sync += staged_valid.eq(0)
 
-        m.d.comb += self.scores.ready.eq(running & (~pruned_valid | code))
+        # The prune stage has a skid entry, so that ``scores.ready`` is a flip-flop: the packer's
+        # decision (``pack``, from ``fill`` and ``out.ready``) then only moves beats between
+        # the encoder's own registers, and ``take``, which enables the row counters and the
+        # producer's pointers, is an AND of flip-flops. A beat in the skid entry implies one in
+        # the prune stage, so every "stage empty" test below still reads ``pruned_valid``.
+        skid_scores = Signal.like(self.scores.payload, reset_less=True)
+        skid_mask = Signal(lanes, reset_less=True)
+        skid_reference = Signal(lanes, reset_less=True)
+        skid_valid = Signal()
+        m.d.comb += self.scores.ready.eq(running & ~skid_valid)
         take = self.scores.valid & self.scores.ready
         mask = Signal(lanes)
+        reference = Signal(lanes)
         m.d.comb += [
             mask.eq(Cat(self.scores.payload[i] >= command.threshold for i in range(lanes)) &
                     lane_mask),
+            reference.eq(Mux(patch_pos == 0, 0, ref_read.data)),
             ref_read.addr.eq(beat),
         ]
-        with m.If(take):
-            m.d.sync += [pruned_scores.eq(self.scores.payload), pruned_mask.eq(mask),
-                         pruned_reference.eq(Mux(patch_pos == 0, 0, ref_read.data)),
-                         pruned_valid.eq(1)]
-        with m.Elif(code):
-            m.d.sync += pruned_valid.eq(0)
+        with m.If(~pruned_valid | code):
+            with m.If(skid_valid):
+                m.d.sync += [pruned_scores.eq(skid_scores), pruned_mask.eq(skid_mask),
+                             pruned_reference.eq(skid_reference), pruned_valid.eq(1),
+                             skid_valid.eq(0)]
+            with m.Else():
+                m.d.sync += [pruned_scores.eq(self.scores.payload), pruned_mask.eq(mask),
+                             pruned_reference.eq(reference), pruned_valid.eq(take)]
+        with m.Elif(take):
+            m.d.sync += [skid_scores.eq(self.scores.payload), skid_mask.eq(mask),
+                         skid_reference.eq(reference), skid_valid.eq(1)]
         with m.If(pop):
             m.d.sync += words.eq(words + 1)
 
