@@ -232,11 +232,13 @@ class EMAController(wiring.Component):
         products = [(span, desc.stride)]
         # Wide enough that no descriptor wraps around the address space unnoticed.
         last_byte = Signal(ema.rows_bits + ema.addr_width + 2)
-        # ``addr + row_bytes - 1`` and ``addr - 1`` depend on the descriptor only; registering
-        # them leaves one add between ``span`` and ``last_byte``.
+        # ``addr - 1`` and ``addr + row_bytes - 1`` depend on the descriptor only; registering
+        # them leaves one add between ``span`` and ``last_byte``. ``row_end`` is added to the
+        # registered ``addr - 1`` (one carry chain, not two), so it settles a cycle later,
+        # still well before ``span`` (``MEASURE`` lasts at least four cycles).
         row_end = Signal.like(last_byte)
         addr_m1 = Signal(signed(ema.addr_width + 1))
-        m.d.sync += [row_end.eq(desc.addr + desc.row_bytes - 1), addr_m1.eq(desc.addr - 1)]
+        m.d.sync += [addr_m1.eq(desc.addr - 1), row_end.eq(addr_m1 + desc.row_bytes)]
         next_last_byte = row_end + span
         misshaped = Const(0)
         if self.sas_codec:
