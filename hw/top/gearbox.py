@@ -86,8 +86,14 @@ class _WordQueue:
         m.d.comb += [
             self.pending.eq(self.head_valid | ring_held | (in_flight != 0)),
         ]
-        next_occupancy = occupancy + self.fetch - self.pop
-        m.d.sync += [occupancy.eq(next_occupancy), self.room.eq(next_occupancy < _QUEUE_DEPTH)]
+        # The consumer's ``pop`` (the longest decision here) comes last: the next occupancy,
+        # ``room`` and ``ring_count`` are each a select between two values computed from
+        # flip-flops alone.
+        occupancy_kept = occupancy + self.fetch
+        occupancy_popped = occupancy_kept - 1
+        m.d.sync += [occupancy.eq(Mux(self.pop, occupancy_popped, occupancy_kept)),
+                     self.room.eq(Mux(self.pop, occupancy_popped < _QUEUE_DEPTH,
+                                      occupancy_kept < _QUEUE_DEPTH))]
         m.d.sync += [flight[0].eq(self.fetch), flight_tags[0].eq(self.tag)]
         for i in range(1, READ_LATENCY):
             m.d.sync += [flight[i].eq(flight[i - 1]), flight_tags[i].eq(flight_tags[i - 1])]
@@ -101,7 +107,10 @@ class _WordQueue:
             m.d.sync += write_at.eq(incr(write_at))
         with m.If(from_ring):
             m.d.sync += read_at.eq(incr(read_at))
-        m.d.sync += ring_count.eq(ring_count + to_ring - from_ring)
+        # With the head free, a held ring gives the head a word (and takes any arrival) and an
+        # empty one passes the arrival on; with the head kept, every arrival stays in the ring.
+        m.d.sync += ring_count.eq(Mux(head_free, Mux(ring_held, ring_count - 1 + arrives, 0),
+                                      ring_count + arrives))
         with m.If(head_free):
             m.d.sync += [head.eq(Mux(ring_held, Array(ring)[read_at], arriving)),
                          self.head_valid.eq(ring_held | arrives)]
