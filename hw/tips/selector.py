@@ -209,7 +209,10 @@ class TIPS(wiring.Component):
             accepted.eq(self.probs.valid & self.probs.ready),
             lane_sum.values.eq(self.probs.payload),
             lane_sum.mask.eq(lane_mask),
-            lane_sum.en.eq(accepted),
+            # The lane sum runs every cycle: its result is used only under the staged valid
+            # flags below, and ``accepted`` (through the far skid buffer's ``valid``) would
+            # otherwise enable each of its registers.
+            lane_sum.en.eq(1),
         ]
         with m.If(accepted):
             m.d.sync += [lane_mask.eq(lane_masks.word_select(next_beat, cfg.lanes)),
